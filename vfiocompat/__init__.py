@@ -1,0 +1,77 @@
+"""vfiocompat: can this VFIO device's migration state go to that device? Ask before migrating.
+
+The Python API::
+
+    >>> import vfiocompat
+    >>> verdict = vfiocompat.check(source_device_version, target_device_version)
+    >>> verdict.compatible, [reason.code for reason in verdict.reasons]
+
+:func:`check` and :func:`explain` use a registry of the installed plugins, loaded on first
+use; callers that check many pairs, or want other plugins, make their own :class:`Registry`.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from .device_version import MAX_LENGTH, DeviceVersion, parse
+from .errors import (
+    DeviceVersionError,
+    FieldFormatError,
+    LimitError,
+    PluginError,
+    TableError,
+    UsageError,
+    VfiocompatError,
+)
+from .hookspecs import hookimpl
+from .registry import Registry, Resolution
+from .verdict import ConditionResult, Explanation, Reason, RuleRef, RuleTrial, Verdict
+
+__all__ = [
+    "__version__",
+    "MAX_LENGTH",
+    "DeviceVersion",
+    "parse",
+    "check",
+    "explain",
+    "default_registry",
+    "Registry",
+    "Resolution",
+    "hookimpl",
+    "Verdict",
+    "Reason",
+    "RuleRef",
+    "Explanation",
+    "RuleTrial",
+    "ConditionResult",
+    "VfiocompatError",
+    "DeviceVersionError",
+    "FieldFormatError",
+    "TableError",
+    "PluginError",
+    "LimitError",
+    "UsageError",
+]
+
+__version__ = "0.1.0"
+
+_default: Optional[Registry] = None
+
+
+def default_registry() -> Registry:
+    """The registry of installed plugins (less ``VFIOCOMPAT_DISABLE_PLUGINS``), loaded once."""
+    global _default
+    if _default is None:
+        _default = Registry.from_environment()
+    return _default
+
+
+def check(source: str, target: str) -> Verdict:
+    """Judge whether a device with device_version ``source`` can migrate to one with ``target``."""
+    return default_registry().check(source, target)
+
+
+def explain(source: str, target: str) -> Explanation:
+    """The full diagnosis of ``source -> target``: every rule tried, nearest miss first."""
+    return default_registry().explain(source, target)

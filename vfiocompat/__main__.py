@@ -1,0 +1,7 @@
+"""``python -m vfiocompat``: the same as the ``vfiocompat`` command."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

@@ -1,0 +1,381 @@
+"""The ``vfiocompat`` command: a thin layer over the library.
+
+Exit status: 0 compatible / success; 1 not compatible (check, explain) or examples that
+disagree (validate); 2 bad input or usage. Errors are one line on stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from importlib import import_module
+from typing import Any, Callable, Dict, List, NoReturn, Optional, Sequence, TextIO, Tuple
+
+from . import __version__
+from .errors import UsageError, VfiocompatError
+
+__all__ = ["main", "EXIT_OK", "EXIT_REFUSED", "EXIT_BAD_INPUT"]
+
+EXIT_OK = 0
+EXIT_REFUSED = 1
+EXIT_BAD_INPUT = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but usage errors are one line with a code, and exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{self.prog}: {message} (see --help)")
+
+
+def _registry(args: argparse.Namespace) -> Any:
+    from .registry import Registry
+
+    return Registry.from_environment(
+        tables=args.table, disabled=args.disable_plugin, entry_points=not args.no_plugins,
+    )
+
+
+def _emit(out: TextIO, form: Dict[str, Any]) -> None:
+    out.write(json.dumps(form, indent=2, sort_keys=False) + "\n")
+
+
+# -- human output ---------------------------------------------------------------------------
+
+
+def _reason_lines(reason: Any, indent: str = "  ") -> List[str]:
+    lines = [f"{indent}{reason.layer} error[{reason.code}]: {reason.message}"]
+    values = []
+    if reason.field:
+        values.append(f"field {reason.field}")
+    if reason.source_value is not None:
+        values.append(f"source {reason.source_value}")
+    if reason.target_value is not None:
+        values.append(f"target {reason.target_value}")
+    if values:
+        lines.append(f"{indent}  = values: " + ", ".join(values))
+    if reason.rule is not None:
+        lines.append(f"{indent}  = note: rule {reason.rule.rule!r} of table {reason.rule.table!r}"
+                     f" (plugin {reason.rule.plugin!r})")
+    if reason.hint:
+        lines.append(f"{indent}  = hint: {reason.hint}")
+    return lines
+
+
+def _verdict_lines(verdict: Any) -> List[str]:
+    word = "compatible" if verdict.compatible else "not compatible"
+    lines = [f"{word}: {verdict.source} -> {verdict.target}"]
+    if verdict.decided_by is not None:
+        ref = verdict.decided_by
+        action = "allowed" if ref.effect == "allow" else "denied"
+        lines.append(f"  {action} by rule {ref.rule!r} of table {ref.table!r} (plugin {ref.plugin!r})")
+        if ref.source_url:
+            lines.append(f"  source: {ref.source_url}")
+    for reason in verdict.reasons:
+        lines.extend(_reason_lines(reason))
+    return lines
+
+
+# -- commands -------------------------------------------------------------------------------
+
+
+def _cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    verdict = _registry(args).check(args.source, args.target)
+    if args.json:
+        from .json_forms import verdict_form
+
+        _emit(out, verdict_form(verdict))
+    else:
+        out.write("\n".join(_verdict_lines(verdict)) + "\n")
+    return EXIT_OK if verdict.compatible else EXIT_REFUSED
+
+
+def _cmd_explain(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    if args.target is None:
+        return _explain_code(args, out)
+    registry = _registry(args)
+    explanation = registry.explain(args.source, args.target)
+    if args.json:
+        from .json_forms import explanation_form
+
+        _emit(out, explanation_form(explanation, registry.resolve(args.source), registry.resolve(args.target)))
+    else:
+        out.write("\n".join(_explanation_lines(explanation, registry)) + "\n")
+    return EXIT_OK if explanation.verdict.compatible else EXIT_REFUSED
+
+
+def _explanation_lines(explanation: Any, registry: Any) -> List[str]:
+    from .conditions import render
+
+    verdict = explanation.verdict
+    lines = []
+    for side, text in (("source", verdict.source), ("target", verdict.target)):
+        resolved = registry.resolve(text)
+        lines.append(f"{side}: {text}")
+        if resolved.table is not None and resolved.fields is not None:
+            shown = ", ".join(
+                f"{spec.name}={render(spec, resolved.fields[spec.name])}"
+                for spec in resolved.table.format.fields if spec.name in resolved.fields
+            )
+            lines.append(f"  table {resolved.table.id!r} (plugin {resolved.table.plugin!r}): {shown}")
+    lines.append("")
+    lines.extend(_verdict_lines(verdict))
+    if explanation.trials:
+        lines.append("")
+        lines.append("rules tried, nearest miss first:")
+        for trial in explanation.trials:
+            ref = trial.rule
+            state = "holds" if trial.holds else f"{len(trial.failed)} of {len(trial.conditions)} conditions fail"
+            lines.append(f"  {ref.effect} rule {ref.rule!r}: {state}")
+            if trial.description:
+                lines.append(f"    {trial.description}")
+            for condition in trial.conditions:
+                mark = "ok  " if condition.passed else "FAIL"
+                lines.append(f"    [{mark}] {condition.description}")
+                if condition.reason is not None:
+                    reason = condition.reason
+                    values = [f"{side} {value}" for side, value in
+                              (("source", reason.source_value), ("target", reason.target_value)) if value is not None]
+                    shown = f" ({', '.join(values)})" if values else ""
+                    lines.append(f"           {reason.code}: {reason.message}{shown}")
+            if ref.source_url:
+                lines.append(f"    source: {ref.source_url}")
+    if not verdict.compatible:
+        hints = list(dict.fromkeys(r.hint for r in verdict.reasons if r.hint))
+        if hints:
+            lines.append("")
+            lines.append("what would have to change:")
+            lines.extend(f"  - {hint}" for hint in hints)
+    return lines
+
+
+def _explain_code(args: argparse.Namespace, out: TextIO) -> int:
+    from .codes import lookup
+
+    code = args.source
+    info = lookup(code)
+    uses: List[Dict[str, Any]] = []
+    if info is not None:
+        form = {"schema_version": 1, "code": info.code, "name": info.name, "layer": info.layer,
+                "summary": info.summary, "hint": info.hint, "uses": []}
+    else:
+        uses = _vendor_code_uses(_registry(args), code)
+        if not uses:
+            raise UsageError(f"unknown reason code {code!r}: not a core code nor used by an installed table")
+        form = {"schema_version": 1, "code": code, "name": None, "layer": "table", "summary": None,
+                "hint": None, "uses": uses}
+    if args.json:
+        _emit(out, form)
+        return EXIT_OK
+    if info is not None:
+        out.write(f"{info.code} ({info.name}), layer {info.layer}\n  {info.summary}\n  hint: {info.hint}\n")
+    else:
+        out.write(f"{code}: a vendor reason code, used by:\n")
+        for use in uses:
+            out.write(f"  table {use['table']!r} (plugin {use['plugin']!r}), rule {use['rule']!r}: "
+                      f"{use['message'] or use['description'] or ''}\n")
+            if use["hint"]:
+                out.write(f"    hint: {use['hint']}\n")
+            if use["source_url"]:
+                out.write(f"    source: {use['source_url']}\n")
+    return EXIT_OK
+
+
+def _vendor_code_uses(registry: Any, code: str) -> List[Dict[str, Any]]:
+    uses = []
+    for table in registry.tables:
+        for rule in table.rules:
+            for item in (rule, *rule.conditions):
+                if getattr(item, "code", None) == code:
+                    uses.append({"plugin": table.plugin, "table": table.id, "rule": rule.id,
+                                 "message": item.message, "hint": item.hint,
+                                 "description": rule.description, "source_url": rule.source_url})
+    return uses
+
+
+def _cmd_parse(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from .device_version import parse
+
+    device = parse(args.device_version)
+    side = None if args.no_plugins and not args.table else _registry(args).resolve(args.device_version)
+    if args.json:
+        from .json_forms import device_version_form
+
+        _emit(out, device_version_form(device, side))
+        return EXIT_OK
+    out.write(f"vendor:      {device.vendor}\ninterface:   {device.interface}\nproprietary: {device.proprietary}\n")
+    if side is not None and side.table is not None and side.fields is not None:
+        from .conditions import render
+
+        out.write(f"table:       {side.table.id} (plugin {side.table.plugin})\n")
+        for spec in side.table.format.fields:
+            if spec.name in side.fields:
+                out.write(f"  {spec.name} ({spec.type}): {render(spec, side.fields[spec.name])}\n")
+    elif side is not None:
+        for reason in side.reasons:
+            out.write(f"not served: error[{reason.code}]: {reason.message}\n")
+    return EXIT_OK
+
+
+def _cmd_plugins(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from .json_forms import plugins_form
+
+    form = plugins_form(_registry(args).plugins)
+    if args.json:
+        _emit(out, form)
+        return EXIT_OK
+    if not form["plugins"]:
+        out.write("no plugins installed (entry-point group 'vfiocompat')\n")
+    for plugin in form["plugins"]:
+        dist = f"{plugin['distribution']} {plugin['version']}" if plugin["distribution"] else "(not installed)"
+        state = "disabled" if plugin["disabled"] else ("FAILED" if plugin["errors"] else "ok")
+        out.write(f"{plugin['name']}: {dist} [{state}]\n")
+        for table in plugin["tables"]:
+            claims = ", ".join(repr(p) for p in table["prefixes"])
+            out.write(f"  table {table['id']!r} vendor {table['vendor']} claims {claims}:"
+                      f" {table['rules']['allow']} allow, {table['rules']['deny']} deny rules,"
+                      f" {table['examples']} examples\n")
+        for error in plugin["errors"]:
+            out.write(f"  error[{error['code']}]: {error['message']}\n")
+    return EXIT_OK
+
+
+def _cmd_validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from .validation import run_examples, validate_file
+
+    results = []
+    if args.installed:
+        from .registry import Registry
+
+        registry = _registry(args)
+        for record in registry.plugins:
+            single = Registry.of_tables(record.tables, registry.parse_hooks_of(record.name))
+            for table in record.tables:
+                results.append(_result_form(table.origin, table, [], table.warnings, run_examples(table, single)))
+            for failure in record.failures:
+                results.append({"file": f"plugin {record.name}", "table": None, "valid": False,
+                                "errors": [{"code": failure.code, "message": failure.message}],
+                                "warnings": [], "examples": []})
+    for path in args.files:
+        checked = validate_file(path)
+        results.append(_result_form(checked.origin, checked.table, checked.errors, checked.warnings,
+                                    checked.examples))
+    if not results:
+        raise UsageError("validate needs table files or --installed")
+    if args.json:
+        from .json_forms import validation_form
+
+        _emit(out, validation_form(results))
+    else:
+        for result in results:
+            _print_result(result, out, err)
+    if any(result["errors"] for result in results):
+        return EXIT_BAD_INPUT
+    return EXIT_OK if all(result["valid"] for result in results) else EXIT_REFUSED
+
+
+def _result_form(origin: str, table: Any, errors: Sequence[Any], warnings: Sequence[Any],
+                 examples: Sequence[Any]) -> Dict[str, Any]:
+    return {
+        "file": origin,
+        "table": table.id if table is not None else None,
+        "valid": not errors and all(e.passed for e in examples),
+        "errors": [{"code": e.code, "message": e.message} for e in errors],
+        "warnings": [{"code": w.code, "message": w.message, "rule": w.rule} for w in warnings],
+        "examples": [
+            {"source": e.example.source, "target": e.example.target, "expected": e.example.compatible,
+             "compatible": e.verdict.compatible, "codes": list(e.verdict.codes), "passed": e.passed,
+             "problem": e.problem}
+            for e in examples
+        ],
+    }
+
+
+def _print_result(result: Dict[str, Any], out: TextIO, err: TextIO) -> None:
+    for error in result["errors"]:
+        err.write(f"error[{error['code']}]: {' '.join(error['message'].split())}\n")
+    for warning in result["warnings"]:
+        err.write(f"warning[{warning['code']}]: {result['file']}: rule {warning['rule']!r} {warning['message']}\n")
+    failed = [e for e in result["examples"] if not e["passed"]]
+    for example in failed:
+        err.write(f"error[VC506]: {result['file']}: example {example['source']} -> {example['target']}:"
+                  f" {example['problem']}\n")
+    if not result["errors"]:
+        passed = len(result["examples"]) - len(failed)
+        state = "ok" if not failed else "FAILED"
+        out.write(f"{result['file']}: table {result['table']!r} {state}, {passed}/{len(result['examples'])}"
+                  " examples as expected\n")
+
+
+def _cmd_schema(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from .schema import SCHEMA_NAMES, schema_text
+
+    if args.name not in SCHEMA_NAMES:
+        raise UsageError(f"unknown schema {args.name!r}; known: {', '.join(SCHEMA_NAMES)}")
+    out.write(schema_text(args.name))
+    return EXIT_OK
+
+
+# -- wiring ---------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser, with every subcommand and the options they share."""
+    common = _Parser(add_help=False)
+    common.add_argument("--json", action="store_true", help="print the stable JSON form (see schemas/)")
+    common.add_argument("--table", action="append", default=[], metavar="FILE",
+                        help="also load this table file (TOML or JSON); repeatable")
+    common.add_argument("--disable-plugin", action="append", default=[], metavar="NAME",
+                        help="do not load this plugin; repeatable (also VFIOCOMPAT_DISABLE_PLUGINS=a,b)")
+    common.add_argument("--no-plugins", action="store_true", help="load no installed plugin, only --table files")
+    parser = _Parser(prog="vfiocompat", description="Ask before migrating a VFIO device: is the target compatible?")
+    parser.add_argument("--version", action="version", version=f"vfiocompat {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    commands.required = True
+
+    check = commands.add_parser("check", parents=[common], help="judge SOURCE -> TARGET (exit 0 yes, 1 no)")
+    check.add_argument("source", help="the source device_version, VENDOR:INTERFACE:PROPRIETARY")
+    check.add_argument("target", help="the target device_version")
+    explain = commands.add_parser("explain", parents=[common],
+                                  help="diagnose SOURCE -> TARGET, or document a reason CODE")
+    explain.add_argument("source", metavar="SOURCE|CODE")
+    explain.add_argument("target", nargs="?", metavar="TARGET")
+    parse = commands.add_parser("parse", parents=[common], help="parse a device_version and split its fields")
+    parse.add_argument("device_version")
+    commands.add_parser("plugins", parents=[common], help="list plugins, their tables, claims and errors")
+    validate = commands.add_parser("validate", parents=[common],
+                                   help="validate table files and run their examples (for vendor CI)")
+    validate.add_argument("files", nargs="*", metavar="FILE")
+    validate.add_argument("--installed", action="store_true", help="validate every installed plugin's tables")
+    schema = commands.add_parser("schema", parents=[common], help="print a JSON Schema (default: table)")
+    schema.add_argument("name", nargs="?", default="table")
+    for name, handler in (("check", _cmd_check), ("explain", _cmd_explain), ("parse", _cmd_parse),
+                          ("plugins", _cmd_plugins), ("schema", _cmd_schema), ("validate", _cmd_validate)):
+        commands.choices[name].set_defaults(handler=handler)
+    for module in _COMMAND_MODULES:
+        # Each module adds its subcommands with set_defaults(handler=...); heavy imports stay in handlers.
+        import_module(f"vfiocompat.{module}").add_commands(commands, common)
+    return parser
+
+
+#: Modules that contribute subcommands through ``add_commands(subparsers, common_parent)``.
+_COMMAND_MODULES: Tuple[str, ...] = ()
+
+
+def main(argv: Optional[Sequence[str]] = None, out: Optional[TextIO] = None, err: Optional[TextIO] = None) -> int:
+    """Run the command line; return the exit status."""
+    out = out or sys.stdout
+    err = err or sys.stderr
+    try:
+        args = build_parser().parse_args(argv)
+        handler: Callable[[argparse.Namespace, TextIO, TextIO], int] = args.handler
+        return handler(args, out, err)
+    except VfiocompatError as error:
+        err.write(f"vfiocompat: {error.one_line()}\n")
+        return EXIT_BAD_INPUT
+    except BrokenPipeError:
+        return EXIT_OK
+    except KeyboardInterrupt:
+        err.write("vfiocompat: interrupted\n")
+        return 130

@@ -1,0 +1,111 @@
+"""Every exception vfiocompat raises, each with a stable code.
+
+Codes are part of the public interface: callers match on ``error.code``, never on
+the message text. ``vfiocompat explain CODE`` documents each one.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+__all__ = [
+    "VfiocompatError",
+    "DeviceVersionError",
+    "FieldFormatError",
+    "TableError",
+    "PluginError",
+    "UsageError",
+    "LimitError",
+]
+
+
+class VfiocompatError(Exception):
+    """Base class: every error has a stable ``code`` and a one-line ``message``."""
+
+    code = "VC000"
+
+    def __init__(self, message: str, *, code: Optional[str] = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+
+    def __str__(self) -> str:
+        return self.message
+
+    def one_line(self) -> str:
+        """The error as pip/rustc style diagnostics print it: ``error[CODE]: message``."""
+        return f"error[{self.code}]: {' '.join(self.message.split())}"
+
+
+class DeviceVersionError(VfiocompatError, ValueError):
+    """A device_version string is malformed; ``position`` is the 0-based offset of the fault."""
+
+    code = "VC100"
+
+    def __init__(self, message: str, *, code: str, text: str, position: int) -> None:
+        super().__init__(f"{message} (column {position + 1})", code=code)
+        self.text = text
+        self.position = position
+
+
+class FieldFormatError(VfiocompatError, ValueError):
+    """A proprietary string does not fit its table's declared format."""
+
+    code = "VC111"
+
+    def __init__(self, message: str, *, field: Optional[str] = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class TableError(VfiocompatError, ValueError):
+    """A compatibility table is unreadable, malformed or inconsistent.
+
+    ``location`` is ``file:line`` (or just ``file``) and ``path`` the JSON path in the table.
+    """
+
+    code = "VC503"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: Optional[str] = None,
+        location: Optional[str] = None,
+        path: Optional[str] = None,
+        rule: Optional[str] = None,
+    ) -> None:
+        parts = [p for p in (location, _rule_words(rule), path) if p]
+        full = ": ".join([*parts, message])
+        super().__init__(full, code=code)
+        self.detail = message
+        self.location = location
+        self.path = path
+        self.rule = rule
+
+
+def _rule_words(rule: Optional[str]) -> Optional[str]:
+    return f"rule {rule!r}" if rule else None
+
+
+class PluginError(VfiocompatError):
+    """A plugin failed to load, raised in a hook or returned something unusable."""
+
+    code = "VC301"
+
+    def __init__(self, message: str, *, plugin: str, code: Optional[str] = None) -> None:
+        super().__init__(f"plugin {plugin!r}: {message}", code=code)
+        self.plugin = plugin
+
+
+class LimitError(VfiocompatError, ValueError):
+    """An input exceeds a documented size, count or depth limit."""
+
+    code = "VC507"
+
+
+class UsageError(VfiocompatError):
+    """The command line or an API call is malformed."""
+
+    code = "VC001"

@@ -1,0 +1,217 @@
+"""Finding and loading vendor plugins, each in isolation from the others.
+
+Plugins are found through the ``vfiocompat`` entry-point group. A plugin that fails to
+import, fails to register, raises in a hook or returns nonsense is recorded as a
+:class:`PluginFailure` against its name and distribution; the other plugins load as usual.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from importlib import metadata
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+
+import pluggy
+
+from . import hookspecs
+from .errors import TableError
+from .table_files import read_table
+from .table_loader import load_table
+from .tables import Table
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "DISABLE_ENV",
+    "PluginFailure",
+    "PluginRecord",
+    "FoundPlugin",
+    "find_plugins",
+    "disabled_from_environment",
+    "PluginSet",
+    "load_plugins",
+]
+
+ENTRY_POINT_GROUP = "vfiocompat"
+#: Comma-separated plugin names not to load.
+DISABLE_ENV = "VFIOCOMPAT_DISABLE_PLUGINS"
+
+
+@dataclass(frozen=True)
+class PluginFailure:
+    """Something that went wrong with a plugin; ``vendor_id``/``prefixes`` when a table's claims are known."""
+
+    plugin: str
+    code: str
+    message: str
+    vendor_id: Optional[int] = None
+    prefixes: Tuple[str, ...] = ()
+
+    def claims(self, vendor_id: int, proprietary: str) -> bool:
+        """Whether the failed table would have claimed this string."""
+        return self.vendor_id == vendor_id and any(proprietary.startswith(p) for p in self.prefixes)
+
+
+@dataclass(frozen=True)
+class PluginRecord:
+    """One plugin as loaded: where it comes from, the tables it contributes and what failed."""
+
+    name: str
+    distribution: Optional[str]
+    version: Optional[str]
+    tables: Tuple[Table, ...] = ()
+    failures: Tuple[PluginFailure, ...] = ()
+    disabled: bool = False
+
+    @property
+    def ok(self) -> bool:
+        """Loaded with no failure."""
+        return not self.failures and not self.disabled
+
+
+@dataclass(frozen=True)
+class FoundPlugin:
+    """A plugin to load: its name, the object or a loader for it, and its distribution."""
+
+    name: str
+    load: Callable[[], Any]
+    distribution: Optional[str] = None
+    version: Optional[str] = None
+
+
+def find_plugins(group: str = ENTRY_POINT_GROUP) -> List[FoundPlugin]:
+    """The plugins installed under the entry-point group, sorted by name (not loaded yet)."""
+    found: Dict[str, FoundPlugin] = {}
+    seen_dists = set()
+    for dist in metadata.distributions():
+        dist_name = dist.metadata["Name"] if dist.metadata else None
+        # The same distribution may be visible twice on sys.path; the first one wins, as for imports.
+        if dist_name in seen_dists:
+            continue
+        seen_dists.add(dist_name)
+        for entry in dist.entry_points:
+            if entry.group != group or entry.name in found:
+                continue
+            found[entry.name] = FoundPlugin(entry.name, entry.load, dist_name, dist.version)
+    return [found[name] for name in sorted(found)]
+
+
+def disabled_from_environment() -> List[str]:
+    """Plugin names listed in ``VFIOCOMPAT_DISABLE_PLUGINS``."""
+    return [name.strip() for name in os.environ.get(DISABLE_ENV, "").split(",") if name.strip()]
+
+
+ParseHook = Callable[[str, str], Optional[Mapping[str, str]]]
+
+
+@dataclass(frozen=True)
+class PluginSet:
+    """The outcome of loading: every plugin's record and the parse hooks of those that have one."""
+
+    records: Tuple[PluginRecord, ...]
+    parse_hooks: Mapping[str, ParseHook] = field(default_factory=dict)
+    probe_hooks: Mapping[str, Callable[[Any], Optional[str]]] = field(default_factory=dict)
+
+
+def _describe(error: BaseException) -> str:
+    text = " ".join(str(error).split())
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+def _claims_of(source: Any) -> Tuple[Optional[int], Tuple[str, ...]]:
+    """Best effort: the vendor and prefixes a (broken) table file declares, to name its plugin later."""
+    try:
+        head = read_table(source).data.get("table", {})
+        vendor = int(str(head.get("vendor", ""))[2:], 16)
+        prefixes = tuple(p for p in head.get("prefixes", []) if isinstance(p, str))
+        return vendor, prefixes
+    except Exception:  # noqa: BLE001 - a table too broken to read claims nothing
+        return None, ()
+
+
+def load_plugins(found: Sequence[FoundPlugin], disabled: Iterable[str] = ()) -> PluginSet:
+    """Import and register each plugin in isolation, then collect its tables."""
+    manager = pluggy.PluginManager("vfiocompat")
+    manager.add_hookspecs(hookspecs)
+    disabled_names = set(disabled)
+    records: List[PluginRecord] = []
+    live: List[Tuple[FoundPlugin, Any]] = []
+    for plugin in found:
+        if plugin.name in disabled_names:
+            records.append(PluginRecord(plugin.name, plugin.distribution, plugin.version, disabled=True))
+            continue
+        try:
+            module = plugin.load()
+            manager.register(module, name=plugin.name)
+        except BaseException as error:
+            if isinstance(error, KeyboardInterrupt):
+                raise
+            failure = PluginFailure(plugin.name, "VC301", f"failed to load: {_describe(error)}")
+            records.append(PluginRecord(plugin.name, plugin.distribution, plugin.version, failures=(failure,)))
+            continue
+        live.append((plugin, module))
+    parse_hooks: Dict[str, ParseHook] = {}
+    probe_hooks: Dict[str, Callable[[Any], Optional[str]]] = {}
+    impls = {impl.plugin_name: impl for impl in manager.hook.vfiocompat_tables.get_hookimpls()}
+    for plugin, _module in live:
+        failures: List[PluginFailure] = []
+        tables: List[Table] = []
+        impl = impls.get(plugin.name)
+        if impl is not None:
+            tables, failures = _collect_tables(plugin.name, impl.function)
+        parse = _impl_of(manager.hook.vfiocompat_parse_fields, plugin.name)
+        if parse is not None:
+            parse_hooks[plugin.name] = parse
+        probe = _impl_of(manager.hook.vfiocompat_device_version, plugin.name)
+        if probe is not None:
+            probe_hooks[plugin.name] = probe
+        records.append(PluginRecord(
+            plugin.name, plugin.distribution, plugin.version, tuple(tables), tuple(failures),
+        ))
+    records.sort(key=lambda record: record.name)
+    return PluginSet(tuple(records), parse_hooks, probe_hooks)
+
+
+def _impl_of(hook: Any, name: str) -> Optional[Callable[..., Any]]:
+    for impl in hook.get_hookimpls():
+        if impl.plugin_name == name:
+            function = impl.function
+            argnames = impl.argnames
+
+            def call(*args: Any, _function: Any = function, _names: Any = argnames) -> Any:
+                # A hookimpl may take fewer arguments than the spec, as pluggy allows.
+                return _function(*args[: len(_names)])
+
+            return call
+    return None
+
+
+def _collect_tables(name: str, function: Callable[[], Any]) -> Tuple[List[Table], List[PluginFailure]]:
+    try:
+        sources = function()
+    except Exception as error:  # noqa: BLE001 - isolate the plugin
+        return [], [PluginFailure(name, "VC302", f"vfiocompat_tables raised {_describe(error)}")]
+    if sources is None:
+        return [], []
+    if isinstance(sources, (str, bytes)) or not isinstance(sources, (list, tuple)):
+        return [], [PluginFailure(
+            name, "VC303", f"vfiocompat_tables returned {type(sources).__name__}, not a list of table files",
+        )]
+    tables: List[Table] = []
+    failures: List[PluginFailure] = []
+    for source in sources:
+        if not isinstance(source, (str, os.PathLike)) and not (
+            hasattr(source, "read_bytes") and hasattr(source, "name")
+        ):
+            failures.append(PluginFailure(
+                name, "VC303", f"vfiocompat_tables returned a {type(source).__name__}, not a path or file",
+            ))
+            continue
+        try:
+            tables.append(load_table(source, plugin=name))
+        except TableError as error:
+            vendor, prefixes = _claims_of(source)
+            failures.append(PluginFailure(name, "VC304", f"table invalid: {error.one_line()}", vendor, prefixes))
+        except Exception as error:  # noqa: BLE001 - a Traversable may raise anything
+            failures.append(PluginFailure(name, "VC302", f"reading a table raised {_describe(error)}"))
+    return tables, failures

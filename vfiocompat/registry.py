@@ -1,0 +1,383 @@
+"""The registry: loaded plugins and tables, and the check and explain of a pair.
+
+Order of judgement for ``source -> target``: both strings parse; vendor ids are equal; the
+target's migration interface is not older; one table claims both strings; the table's
+rules admit the pair (an allow rule holds, no deny rule does). Anything that cannot be
+decided is a refusal with a reason: the registry fails closed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+
+from .conditions import Failure, render
+from .device_version import DeviceVersion, format_vendor, parse
+from .errors import DeviceVersionError, FieldFormatError, TableError
+from .plugins import (
+    FoundPlugin,
+    PluginFailure,
+    PluginRecord,
+    PluginSet,
+    disabled_from_environment,
+    find_plugins,
+    load_plugins,
+)
+from .table_files import TableSource
+from .table_loader import load_table
+from .tables import Rule, Table
+from .verdict import ConditionResult, Explanation, Reason, RuleRef, RuleTrial, Verdict
+
+__all__ = ["Registry", "Resolution"]
+
+#: Bound on memoised sides and verdicts; a fleet's distinct device_versions fit many times over.
+_CACHE_LIMIT = 1 << 16
+_TABLE_FILE_PLUGIN = "table-file"
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """One device_version as the registry sees it: parsed, claimed by a table, split into fields."""
+
+    text: str
+    device: Optional[DeviceVersion]
+    table: Optional[Table]
+    fields: Optional[Mapping[str, Any]]
+    reasons: Tuple[Reason, ...]
+
+
+class Registry:
+    """Plugins and tables, loaded once, answering many checks (results are memoised)."""
+
+    def __init__(
+        self,
+        plugins: Sequence[Tuple[str, Any]] = (),
+        *,
+        tables: Sequence[TableSource] = (),
+        entry_points: bool = False,
+        disabled: Iterable[str] = (),
+    ) -> None:
+        """Load ``plugins`` (name, object) and, with ``entry_points``, the installed ones.
+
+        :param tables: table files loaded directly, as if from a plugin named ``table-file``.
+        :param disabled: plugin names not to load.
+        """
+        found: List[FoundPlugin] = find_plugins() if entry_points else []
+        names = {plugin.name for plugin in found}
+        for name, obj in plugins:
+            if name in names:
+                raise ValueError(f"plugin name {name!r} is already taken")
+            names.add(name)
+            found.append(FoundPlugin(name, _constant(obj)))
+        loaded = load_plugins(sorted(found, key=lambda p: p.name), disabled)
+        records = list(loaded.records)
+        if tables:
+            records.append(_table_file_record(tables))
+        self._setup(PluginSet(tuple(records), loaded.parse_hooks, loaded.probe_hooks))
+
+    @classmethod
+    def from_environment(cls, *, tables: Sequence[TableSource] = (), disabled: Iterable[str] = (),
+                         entry_points: bool = True) -> Registry:
+        """The installed plugins, less those disabled here or in ``VFIOCOMPAT_DISABLE_PLUGINS``."""
+        return cls(tables=tables, entry_points=entry_points, disabled=[*disabled, *disabled_from_environment()])
+
+    @classmethod
+    def of_tables(cls, tables: Sequence[Table], parse_hooks: Optional[Mapping[str, Any]] = None) -> Registry:
+        """A registry of already compiled tables (and their plugins' parse hooks), nothing else."""
+        registry = cls.__new__(cls)
+        by_plugin: Dict[str, List[Table]] = {}
+        for table in tables:
+            by_plugin.setdefault(table.plugin, []).append(table)
+        records = tuple(PluginRecord(name, None, None, tuple(group)) for name, group in sorted(by_plugin.items()))
+        registry._setup(PluginSet(records, dict(parse_hooks or {})))
+        return registry
+
+    def _setup(self, loaded: PluginSet) -> None:
+        self.plugins: Tuple[PluginRecord, ...] = loaded.records
+        self._parse_hooks = loaded.parse_hooks
+        self.probe_hooks = loaded.probe_hooks
+        self.tables: Tuple[Table, ...] = tuple(t for record in self.plugins for t in record.tables)
+        self._failures: Tuple[PluginFailure, ...] = tuple(f for r in self.plugins for f in r.failures)
+        self._by_vendor: Dict[int, List[Table]] = {}
+        for table in self.tables:
+            self._by_vendor.setdefault(table.vendor_id, []).append(table)
+        self.overlaps: Tuple[PluginFailure, ...] = tuple(_overlaps(self.tables))
+        if self.overlaps:
+            by_plugin: Dict[str, List[PluginFailure]] = {}
+            for failure in self.overlaps:
+                by_plugin.setdefault(failure.plugin, []).append(failure)
+            self.plugins = tuple(
+                PluginRecord(r.name, r.distribution, r.version, r.tables,
+                             (*r.failures, *by_plugin.get(r.name, ())), r.disabled)
+                for r in self.plugins
+            )
+        self._sides: Dict[str, Resolution] = {}
+        self._verdicts: Dict[Tuple[str, str], Verdict] = {}
+        self._refs: Dict[Tuple[int, int], RuleRef] = {}
+
+    def parse_hooks_of(self, plugin: str) -> Dict[str, Any]:
+        """``{plugin: hook}`` when ``plugin`` implements ``vfiocompat_parse_fields``, else empty."""
+        hook = self._parse_hooks.get(plugin)
+        return {plugin: hook} if hook is not None else {}
+
+    # -- resolving one side ---------------------------------------------------------------
+
+    def resolve(self, text: str) -> Resolution:
+        """Parse ``text``, find the table that claims it and split it into typed fields."""
+        cached = self._sides.get(text)
+        if cached is None:
+            cached = self._resolve(text)
+            if len(self._sides) >= _CACHE_LIMIT:
+                self._sides.clear()
+            self._sides[text] = cached
+        return cached
+
+    def _resolve(self, text: str) -> Resolution:
+        try:
+            device = parse(text)
+        except DeviceVersionError as error:
+            return Resolution(text, None, None, None, (Reason(error.code, "core", error.message),))
+        claimants = [t for t in self._by_vendor.get(device.vendor_id, ()) if t.claims(device.proprietary)]
+        if len(claimants) > 1:
+            names = " and ".join(f"{t.id!r} (plugin {t.plugin!r})" for t in claimants)
+            return self._refused(text, device, Reason(
+                "VC206", "core", f"claimed by more than one table: {names}",
+                hint="disable one of these plugins (VFIOCOMPAT_DISABLE_PLUGINS) or fix their claims",
+            ))
+        if not claimants:
+            return self._refused(text, device, self._unclaimed(device))
+        table = claimants[0]
+        try:
+            fields = table.format.parse(device.proprietary, self._hook_for(table))
+        except _HookFailure as failure:
+            return self._refused(text, device, failure.reason)
+        except FieldFormatError as error:
+            return self._refused(text, device, Reason(
+                "VC111", "table", f"does not fit table {table.id!r}: {error.message}",
+                field=error.field, hint=f"write the string in the format table {table.id!r} declares",
+                plugin=table.plugin,
+            ))
+        return Resolution(text, device, table, fields, ())
+
+    @staticmethod
+    def _refused(text: str, device: DeviceVersion, reason: Reason) -> Resolution:
+        return Resolution(text, device, None, None, (reason,))
+
+    def _unclaimed(self, device: DeviceVersion) -> Reason:
+        vendor = device.vendor
+        broken = [f for f in self._failures if f.claims(device.vendor_id, device.proprietary)]
+        if broken:
+            failure = broken[0]
+            return Reason(failure.code, "plugin", f"plugin {failure.plugin!r} would serve this device but"
+                          f" {failure.message}", hint="fix or reinstall the plugin; `vfiocompat plugins` shows it",
+                          plugin=failure.plugin)
+        unknown_claims = [f for f in self._failures if f.vendor_id is None and f.code != "VC305"]
+        known = self._by_vendor.get(device.vendor_id)
+        if unknown_claims:
+            failure = unknown_claims[0]
+            others = f" (and {len(unknown_claims) - 1} more)" if len(unknown_claims) > 1 else ""
+            return Reason(failure.code, "plugin",
+                          f"no table claims vendor {vendor} string {device.proprietary!r}; plugin"
+                          f" {failure.plugin!r}{others} may serve it but {failure.message}",
+                          hint="fix or reinstall the plugin; `vfiocompat plugins` shows it", plugin=failure.plugin)
+        if not known:
+            return Reason("VC203", "core", f"no installed plugin serves vendor {vendor}",
+                          hint=f"install the vfiocompat plugin of vendor {vendor}")
+        prefixes = sorted({p for t in known for p in t.prefixes})
+        return Reason("VC204", "core", f"no table of vendor {vendor} claims {device.proprietary!r}",
+                      hint="installed tables claim strings starting with " + ", ".join(map(repr, prefixes)))
+
+    def _hook_for(self, table: Table) -> Optional[Any]:
+        if table.format.kind != "hook":
+            return None
+        hook = self._parse_hooks.get(table.plugin)
+        if hook is None:
+            return None
+        return lambda proprietary: _call_parse_hook(hook, table, proprietary)
+
+    # -- judging a pair ---------------------------------------------------------------------
+
+    def is_compatible(self, source: str, target: str) -> bool:
+        """The verdict alone, for callers that only need yes or no."""
+        return self.check(source, target).compatible
+
+    def check(self, source: str, target: str) -> Verdict:
+        """Judge ``source -> target``: compatible, the deciding rule, and every reason to refuse."""
+        key = (source, target)
+        verdict = self._verdicts.get(key)
+        if verdict is None:
+            verdict = self._judge(self.resolve(source), self.resolve(target), full=False)[0]
+            if len(self._verdicts) >= _CACHE_LIMIT:
+                self._verdicts.clear()
+            self._verdicts[key] = verdict
+        return verdict
+
+    def explain(self, source: str, target: str) -> Explanation:
+        """The diagnosis of ``source -> target``: its verdict and every rule tried, nearest miss first."""
+        verdict, trials, table = self._judge(self.resolve(source), self.resolve(target), full=True)
+        return Explanation(verdict, tuple(trials), table.id if table else None, table.plugin if table else None)
+
+    def _judge(self, s: Resolution, t: Resolution, *, full: bool) -> Tuple[Verdict, List[RuleTrial], Optional[Table]]:
+        def refuse(reasons: Sequence[Reason], decided: Optional[RuleRef] = None) -> Verdict:
+            return Verdict(False, s.text, t.text, decided, tuple(reasons))
+
+        if s.device and t.device and s.device.vendor_id != t.device.vendor_id:
+            return refuse([Reason(
+                "VC201", "core", f"vendor ids differ: source {s.device.vendor}, target {t.device.vendor}",
+                field="vendor", source_value=s.device.vendor, target_value=t.device.vendor,
+                hint=f"use a target device of vendor {s.device.vendor}",
+            )]), [], None
+        reasons: List[Reason] = [*_sided("source", s.reasons), *_sided("target", t.reasons)]
+        if s.device and t.device and t.device.interface_key < s.device.interface_key:
+            reasons.append(Reason(
+                "VC202", "core", "target's migration interface version is older than the source's",
+                field="interface", source_value=s.device.interface, target_value=t.device.interface,
+                hint=f"use a target whose migration interface version is at least {s.device.interface}",
+            ))
+        if s.table is None or t.table is None or s.fields is None or t.fields is None:
+            return refuse(reasons), [], None
+        table = s.table
+        if t.table is not table:
+            reasons.append(Reason(
+                "VC205", "core",
+                f"source is served by table {table.id!r} (plugin {table.plugin!r}), target by"
+                f" {t.table.id!r} (plugin {t.table.plugin!r}); no rule spans two tables",
+                hint=f"use a target that table {table.id!r} serves",
+            ))
+            return refuse(reasons), [], None
+        allow, deny = table.decide(s.fields, t.fields)
+        if allow is not None and deny is None and not reasons and not full:
+            return Verdict(True, s.text, t.text, self._ref(table, allow), ()), [], table
+        trials = self._trials(table, s.fields, t.fields)
+        denials = [trial for trial in trials if trial.holds and trial.rule.effect == "deny"]
+        if allow is not None and deny is None:
+            verdict = Verdict(not reasons, s.text, t.text, self._ref(table, allow), tuple(reasons))
+            return verdict, trials, table
+        if denials:
+            for trial in denials:
+                reasons.append(self._denial(table, trial, s.fields, t.fields))
+            return refuse(reasons, denials[0].rule), trials, table
+        nearest = next((trial for trial in trials if trial.rule.effect == "allow"), None)
+        if nearest is None:
+            reasons.append(Reason("VC401", "table", f"table {table.id!r} has no allow rule; it admits nothing",
+                                  hint="the vendor's table must list the migrations it supports",
+                                  plugin=table.plugin))
+        else:
+            reasons.extend(c.reason for c in nearest.failed if c.reason is not None)
+        return refuse(reasons), trials, table
+
+    def _trials(self, table: Table, source: Mapping[str, Any], target: Mapping[str, Any]) -> List[RuleTrial]:
+        trials: List[Tuple[Tuple[int, int, int], RuleTrial]] = []
+        for rule in table.rules:
+            ref = self._ref(table, rule)
+            results = []
+            failed = 0
+            for condition, failure in zip(rule.conditions, rule.failures(source, target)):
+                if failure is None:
+                    results.append(ConditionResult(condition.description, True))
+                    continue
+                failed += 1
+                results.append(ConditionResult(condition.description, False, _reason(failure, condition.field, ref)))
+            holds = failed == 0
+            rank = 0 if (holds and rule.effect == "deny") else 1 if rule.effect == "allow" else 2
+            trials.append(((rank, failed, rule.index), RuleTrial(ref, holds, tuple(results), rule.description)))
+        trials.sort(key=lambda item: item[0])
+        return [trial for _, trial in trials]
+
+    def _denial(self, table: Table, trial: RuleTrial, source: Mapping[str, Any], target: Mapping[str, Any]) -> Reason:
+        rule = table.rules[[r.id for r in table.rules].index(trial.rule.rule)]
+        names = list(dict.fromkeys(c.field for c in rule.conditions))
+        def values(side: Mapping[str, Any]) -> str:
+            shown = []
+            for name in names:
+                spec = table.format.field(name)
+                if spec is not None and name in side:
+                    shown.append(render(spec, side[name]) if len(names) == 1 else f"{name}={render(spec, side[name])}")
+            return ",".join(shown)
+        return Reason(
+            rule.code or "VC402", "table",
+            rule.message or f"known-bad combination (rule {rule.id!r}: {rule.description or 'deny'})",
+            field=",".join(names), source_value=values(source), target_value=values(target),
+            hint=rule.hint or "this combination is known not to work; choose another target",
+            rule=trial.rule, plugin=table.plugin,
+        )
+
+    def _ref(self, table: Table, rule: Rule) -> RuleRef:
+        key = (id(table), rule.index)
+        ref = self._refs.get(key)
+        if ref is None:
+            ref = RuleRef(table.plugin, table.id, rule.id, rule.effect, rule.source_url)
+            self._refs[key] = ref
+        return ref
+
+
+def _constant(value: Any) -> Callable[[], Any]:
+    return lambda: value
+
+
+class _HookFailure(Exception):
+    def __init__(self, reason: Reason) -> None:
+        super().__init__(reason.message)
+        self.reason = reason
+
+
+def _call_parse_hook(hook: Any, table: Table, proprietary: str) -> Optional[Mapping[str, str]]:
+    try:
+        result = hook(table.id, proprietary)
+    except Exception as error:  # noqa: BLE001 - isolate the plugin
+        raise _HookFailure(Reason(
+            "VC302", "plugin", f"plugin {table.plugin!r} raised in vfiocompat_parse_fields:"
+            f" {type(error).__name__}: {' '.join(str(error).split())}",
+            hint="report this to the plugin's vendor", plugin=table.plugin,
+        )) from None
+    if result is not None and not isinstance(result, Mapping):
+        raise _HookFailure(Reason(
+            "VC303", "plugin", f"plugin {table.plugin!r} returned {type(result).__name__} from"
+            " vfiocompat_parse_fields, not a mapping", hint="report this to the plugin's vendor",
+            plugin=table.plugin,
+        ))
+    return result
+
+
+def _reason(failure: Failure, field: str, ref: RuleRef) -> Reason:
+    return Reason(failure.code, "table", failure.message, field, failure.source_value, failure.target_value,
+                  failure.hint, ref, ref.plugin)
+
+
+def _sided(side: str, reasons: Sequence[Reason]) -> List[Reason]:
+    return [Reason(r.code, r.layer, f"{side}: {r.message}", r.field, r.source_value, r.target_value,
+                   r.hint, r.rule, r.plugin) for r in reasons]
+
+
+def _table_file_record(sources: Sequence[TableSource]) -> PluginRecord:
+    tables: List[Table] = []
+    failures: List[PluginFailure] = []
+    for source in sources:
+        try:
+            tables.append(load_table(source, plugin=_TABLE_FILE_PLUGIN))
+        except TableError as error:
+            failures.append(PluginFailure(_TABLE_FILE_PLUGIN, "VC304", f"table invalid: {error.one_line()}"))
+    return PluginRecord(_TABLE_FILE_PLUGIN, None, None, tuple(tables), tuple(failures))
+
+
+def _overlaps(tables: Sequence[Table]) -> List[PluginFailure]:
+    """A failure for each side of every pair of tables whose claims overlap."""
+    found: List[PluginFailure] = []
+    for i, first in enumerate(tables):
+        for second in tables[i + 1:]:
+            if first.vendor_id != second.vendor_id:
+                continue
+            shared = [
+                (a, b) for a in first.prefixes for b in second.prefixes if a.startswith(b) or b.startswith(a)
+            ]
+            if not shared:
+                continue
+            a, b = shared[0]
+            vendor = format_vendor(first.vendor_id)
+            for mine, theirs, prefix in ((first, second, a), (second, first, b)):
+                found.append(PluginFailure(
+                    mine.plugin, "VC305",
+                    f"table {mine.id!r} claims vendor {vendor} prefix {prefix!r}, overlapping table"
+                    f" {theirs.id!r} of plugin {theirs.plugin!r}; strings both claim are refused",
+                ))
+    return found

@@ -1,0 +1,68 @@
+"""The JSON Schemas shipped in the package, and validation of table documents against them.
+
+jsonschema is imported only when a document is actually validated, so commands that
+read already-validated tables (see :mod:`vfiocompat.validation_cache`) start fast.
+"""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from typing import Any, Dict, List, Tuple, Union
+
+__all__ = ["SCHEMA_NAMES", "schema_text", "schema", "SchemaIssue", "table_schema_issues"]
+
+#: The schemas shipped in ``vfiocompat/schemas`` (and the repository's ``schemas/``).
+SCHEMA_NAMES = ("table", "verdict", "explanation", "device-version", "plugins", "validation")
+
+SchemaIssue = Tuple[Tuple[Union[str, int], ...], str]
+
+
+def schema_text(name: str) -> str:
+    """The text of ``schemas/<name>.schema.json``."""
+    if name not in SCHEMA_NAMES:
+        raise ValueError(f"unknown schema {name!r}; known: {', '.join(SCHEMA_NAMES)}")
+    return resources.files("vfiocompat").joinpath("schemas").joinpath(f"{name}.schema.json").read_text("utf-8")
+
+
+_loaded: Dict[str, Any] = {}
+
+
+def schema(name: str) -> Any:
+    """The parsed schema ``name``."""
+    if name not in _loaded:
+        _loaded[name] = json.loads(schema_text(name))
+    return _loaded[name]
+
+
+def table_schema_issues(data: Any) -> List[SchemaIssue]:
+    """Every place ``data`` breaks the table schema: (path, message), in document order."""
+    from jsonschema import Draft202012Validator
+
+    validator = Draft202012Validator(schema("table"))
+    issues: List[SchemaIssue] = []
+    for error in validator.iter_errors(data):
+        # An "if/then" failure reports on the whole object; its sub-errors are more precise.
+        leaves = list(error.context) if error.context else [error]
+        best = min(leaves, key=lambda e: len(e.absolute_path)) if error.validator in ("anyOf", "oneOf") else error
+        issues.append((tuple(best.absolute_path), _message(best)))
+    issues.sort(key=lambda issue: [str(p) if isinstance(p, str) else f"{p:09d}" for p in issue[0]])
+    return issues
+
+
+def _message(error: Any) -> str:
+    kind = error.validator
+    if kind == "additionalProperties":
+        extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
+        return f"unknown key{'s' if len(extra) > 1 else ''} {', '.join(map(repr, extra))}"
+    if kind == "required":
+        return str(error.message).replace(" is a required property", " is required")
+    if kind == "enum":
+        allowed = ", ".join(repr(v) for v in error.validator_value)
+        return f"{error.instance!r} is not one of {allowed}"
+    if kind == "not" and isinstance(error.instance, dict):
+        return "this test compares source with target; it takes no 'side'"
+    if kind == "not":
+        return f"{error.instance!r} is reserved (VC codes belong to the core)"
+    text = str(error.message)
+    return text if len(text) <= 300 else text[:297] + "..."

@@ -1,0 +1,221 @@
+"""Reading table files (TOML or JSON) safely, and pointing at lines within them.
+
+Limits: a table file is at most :data:`MAX_TABLE_BYTES` and nests at most
+:data:`MAX_DEPTH` levels; past either it is refused, never slowly chewed through.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, List, Optional, Protocol, Sequence, Union
+
+from .errors import TableError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.9 and 3.10
+    import tomli as tomllib
+
+__all__ = [
+    "MAX_TABLE_BYTES",
+    "MAX_DEPTH",
+    "Readable",
+    "TableSource",
+    "TableDocument",
+    "read_table",
+    "format_path",
+    "locate",
+]
+
+#: Largest table file accepted, in bytes.
+MAX_TABLE_BYTES = 16 * 1024 * 1024
+#: Deepest nesting of arrays and tables accepted.
+MAX_DEPTH = 32
+
+
+class Readable(Protocol):
+    """Anything with a name and bytes: a :class:`pathlib.Path` or an ``importlib.resources`` file."""
+
+    @property
+    def name(self) -> str: ...
+
+    def read_bytes(self) -> bytes: ...
+
+
+TableSource = Union[str, "os.PathLike[str]", Readable]
+
+
+@dataclass(frozen=True)
+class TableDocument:
+    """A decoded table file: its data, its text (for line numbers) and its syntax."""
+
+    data: Any
+    text: str
+    raw: bytes
+    origin: str
+    syntax: str
+
+
+def _origin(source: TableSource) -> str:
+    if isinstance(source, (str, os.PathLike)):
+        return os.fspath(source)
+    return str(source)
+
+
+def read_table(source: TableSource) -> TableDocument:
+    """Read and decode one table file; raise :class:`TableError` (VC501, VC502, VC507)."""
+    origin = _origin(source)
+    try:
+        if isinstance(source, (str, os.PathLike)):
+            path = Path(source)
+            if path.is_dir():
+                raise TableError("is a directory, not a table file", code="VC501", location=origin)
+            with path.open("rb") as handle:
+                raw = handle.read(MAX_TABLE_BYTES + 1)
+        else:
+            raw = source.read_bytes()
+    except TableError:
+        raise
+    except OSError as error:
+        raise TableError(f"cannot read: {error.strerror or error}", code="VC501", location=origin) from None
+    if len(raw) > MAX_TABLE_BYTES:
+        raise TableError(f"is over {MAX_TABLE_BYTES} bytes", code="VC507", location=origin)
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise TableError(f"is not UTF-8 (byte {error.start})", code="VC501", location=origin) from None
+    if "\x00" in text:
+        raise TableError("contains a NUL character; is it a binary file?", code="VC501", location=origin)
+    name = getattr(source, "name", origin)
+    syntax = _syntax(str(name), text)
+    data = _decode(text, syntax, origin)
+    _check_depth(data, origin)
+    return TableDocument(data, text, raw, origin, syntax)
+
+
+def _syntax(name: str, text: str) -> str:
+    lowered = name.lower()
+    if lowered.endswith(".json"):
+        return "json"
+    if lowered.endswith(".toml"):
+        return "toml"
+    return "json" if text.lstrip().startswith("{") else "toml"
+
+
+def _decode(text: str, syntax: str, origin: str) -> Any:
+    try:
+        if syntax == "json":
+            return json.loads(text, parse_constant=_reject_constant)
+        return tomllib.loads(text)
+    except json.JSONDecodeError as error:
+        raise TableError(f"invalid JSON: {error.msg}", code="VC502", location=f"{origin}:{error.lineno}") from None
+    except tomllib.TOMLDecodeError as error:
+        raise TableError(f"invalid TOML: {error}", code="VC502", location=origin) from None
+    except RecursionError:
+        raise TableError(f"nests deeper than {MAX_DEPTH} levels", code="VC507", location=origin) from None
+    except ValueError as error:
+        raise TableError(f"invalid {syntax.upper()}: {error}", code="VC502", location=origin) from None
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number a table may hold")
+
+
+def _check_depth(data: Any, origin: str) -> None:
+    stack = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise TableError(f"nests deeper than {MAX_DEPTH} levels", code="VC507", location=origin)
+        if isinstance(value, dict):
+            stack.extend((item, depth + 1) for item in value.values())
+        elif isinstance(value, list):
+            stack.extend((item, depth + 1) for item in value)
+
+
+def format_path(path: Sequence[Union[str, int]], syntax: str, data: Any = None) -> str:
+    """Spell a path into the document: ``$.rules[2].id`` for JSON, TOML's own words for TOML."""
+    if syntax == "json" or not path:
+        out = "$"
+        for part in path:
+            out += f"[{part}]" if isinstance(part, int) else f".{part}"
+        return out
+    head, *rest = path
+    if head in ("rules", "examples") and rest and isinstance(rest[0], int):
+        words = f"[[{head}]] #{rest[0] + 1}"
+        rest = rest[1:]
+    elif isinstance(head, str) and isinstance(data, dict) and isinstance(data.get(head), dict):
+        words = f"[{head}]"
+    else:
+        words = str(head)
+    tail = ""
+    for part in rest:
+        tail += f"[{part}]" if isinstance(part, int) else (f".{part}" if tail else str(part))
+    return f"{words} {tail}".strip()
+
+
+def locate(document: TableDocument, path: Sequence[Union[str, int]]) -> Optional[int]:
+    """Best-effort 1-based line of ``path`` in the document's text, or ``None``."""
+    lines = document.text.splitlines()
+    if not path:
+        return None
+    head = path[0]
+    start = 0
+    if document.syntax == "toml":
+        if len(path) > 1 and isinstance(path[1], int):
+            start = _nth_header(lines, f"[[{head}]]", path[1])
+        else:
+            start = _nth_header(lines, f"[{head}]", 0)
+        if start < 0:
+            return None
+        keys = [p for p in path[1:] if isinstance(p, str)]
+        if keys:
+            found = _key_after(lines, start, keys[0], stop_at_header=True)
+            return (found if found is not None else start) + 1
+        return start + 1
+    rule_id = _rule_id(document.data, path)
+    if rule_id is not None:
+        needle = json.dumps(rule_id)
+        for number, line in enumerate(lines):
+            if needle in line and '"id"' in line:
+                return number + 1
+    key = next((p for p in reversed(path) if isinstance(p, str)), None)
+    if key is not None:
+        found = _key_after(lines, 0, f'"{key}"', stop_at_header=False)
+        if found is not None:
+            return found + 1
+    return None
+
+
+def _rule_id(data: Any, path: Sequence[Union[str, int]]) -> Optional[str]:
+    if len(path) > 1 and path[0] == "rules" and isinstance(path[1], int) and isinstance(data, dict):
+        rules = data.get("rules")
+        if isinstance(rules, list) and path[1] < len(rules) and isinstance(rules[path[1]], dict):
+            value = rules[path[1]].get("id")
+            return value if isinstance(value, str) else None
+    return None
+
+
+def _nth_header(lines: List[str], header: str, nth: int) -> int:
+    seen = -1
+    for number, line in enumerate(lines):
+        if line.strip().replace(" ", "") == header:
+            seen += 1
+            if seen == nth:
+                return number
+    return -1
+
+
+def _key_after(lines: List[str], start: int, key: str, *, stop_at_header: bool) -> Optional[int]:
+    for number in range(start + 1 if stop_at_header else start, len(lines)):
+        stripped = lines[number].strip()
+        if stop_at_header and stripped.startswith("["):
+            return None
+        if stripped.startswith(key) or f" {key}" in stripped or f"{{{key}" in stripped:
+            return number
+    return None
+

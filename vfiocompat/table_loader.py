@@ -1,0 +1,79 @@
+"""From a table file to a compiled :class:`~vfiocompat.tables.Table`: read, check the schema, compile."""
+
+from __future__ import annotations
+
+from typing import List, Optional, Tuple, Union
+
+from . import validation_cache
+from .errors import TableError
+from .schema import table_schema_issues
+from .table_files import TableDocument, TableSource, format_path, locate, read_table
+from .tables import Table, compile_table
+
+__all__ = ["load_table", "schema_errors", "compile_document"]
+
+
+def schema_errors(document: TableDocument) -> List[TableError]:
+    """Every schema violation of ``document``, each as a located :class:`TableError`."""
+    errors = []
+    for path, message in table_schema_issues(document.data):
+        line = locate(document, path)
+        location = f"{document.origin}:{line}" if line else document.origin
+        errors.append(TableError(
+            message,
+            code="VC503",
+            location=location,
+            path=format_path(path, document.syntax, document.data),
+            rule=_rule_id(document, path),
+        ))
+    return errors
+
+
+def _rule_id(document: TableDocument, path: Tuple[object, ...]) -> Optional[str]:
+    if len(path) > 1 and path[0] == "rules" and isinstance(path[1], int):
+        rules = document.data.get("rules") if isinstance(document.data, dict) else None
+        if isinstance(rules, list) and path[1] < len(rules) and isinstance(rules[path[1]], dict):
+            value = rules[path[1]].get("id")
+            return value if isinstance(value, str) else None
+    return None
+
+
+def compile_document(document: TableDocument, plugin: str) -> Table:
+    """Compile a schema-valid document, relocating errors to ``file:line`` and TOML's words."""
+    try:
+        return compile_table(document.data, origin=document.origin, plugin=plugin)
+    except TableError as error:
+        if error.path is None:
+            raise
+        path = _split_path(error.path)
+        line = locate(document, path)
+        raise TableError(
+            error.detail,
+            code=error.code,
+            location=f"{document.origin}:{line}" if line else document.origin,
+            path=format_path(path, document.syntax, document.data),
+            rule=error.rule,
+        ) from None
+
+
+def _split_path(text: str) -> Tuple[Union[str, int], ...]:
+    parts: List[Union[str, int]] = []
+    for chunk in text.replace("]", "").split("."):
+        name, *indexes = chunk.split("[")
+        if name and name != "$":
+            parts.append(name)
+        parts.extend(int(i) for i in indexes if i.isdigit())
+    return tuple(parts)
+
+
+def load_table(source: TableSource, plugin: str) -> Table:
+    """Read, validate and compile one table file; raise the first :class:`TableError`."""
+    document = read_table(source)
+    if not validation_cache.is_known_valid(document.raw):
+        errors = schema_errors(document)
+        if errors:
+            raise errors[0]
+        table = compile_document(document, plugin)
+        validation_cache.remember_valid(document.raw)
+        return table
+    return compile_document(document, plugin)

@@ -1,0 +1,90 @@
+"""The answers vfiocompat gives: reasons, verdicts and explanations, as frozen values."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional, Tuple
+
+__all__ = ["LAYERS", "Reason", "RuleRef", "Verdict", "ConditionResult", "RuleTrial", "Explanation"]
+
+#: Who refuses: the core (vendor, interface, parsing), a vendor's table, a plugin failure, the host.
+LAYERS = ("core", "table", "plugin", "host")
+
+
+@dataclass(frozen=True)
+class RuleRef:
+    """Where a rule lives: plugin, table id, rule id, effect and the rule's cited source."""
+
+    plugin: str
+    table: str
+    rule: str
+    effect: str
+    source_url: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class Reason:
+    """One failing condition: a stable code, the field and both values, and how to fix it."""
+
+    code: str
+    layer: str
+    message: str
+    field: Optional[str] = None
+    source_value: Optional[str] = None
+    target_value: Optional[str] = None
+    hint: Optional[str] = None
+    rule: Optional[RuleRef] = None
+    plugin: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Compatible or not, the rule that decided, and every reason for a refusal."""
+
+    compatible: bool
+    source: str
+    target: str
+    decided_by: Optional[RuleRef]
+    reasons: Tuple[Reason, ...]
+
+    def __bool__(self) -> bool:
+        return self.compatible
+
+    @property
+    def codes(self) -> Tuple[str, ...]:
+        """The reason codes, in order."""
+        return tuple(reason.code for reason in self.reasons)
+
+
+@dataclass(frozen=True)
+class ConditionResult:
+    """A condition of a rule, evaluated: ``reason`` is set when it failed."""
+
+    description: str
+    passed: bool
+    reason: Optional[Reason] = None
+
+
+@dataclass(frozen=True)
+class RuleTrial:
+    """One rule tried against a pair: whether it holds and each condition's outcome."""
+
+    rule: RuleRef
+    holds: bool
+    conditions: Tuple[ConditionResult, ...]
+    description: Optional[str] = None
+
+    @property
+    def failed(self) -> Tuple[ConditionResult, ...]:
+        """The conditions that did not hold."""
+        return tuple(c for c in self.conditions if not c.passed)
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """The diagnosis of a pair: the verdict, and every rule tried, nearest miss first."""
+
+    verdict: Verdict
+    trials: Tuple[RuleTrial, ...]
+    table: Optional[str] = None
+    plugin: Optional[str] = None
