@@ -294,13 +294,14 @@ def _result_form(origin: str, table: Any, errors: Sequence[Any], warnings: Seque
 
 def _print_result(result: Dict[str, Any], out: TextIO, err: TextIO) -> None:
     for error in result["errors"]:
-        err.write(f"error[{error['code']}]: {' '.join(error['message'].split())}\n")
+        err.write(f"vfiocompat: error[{error['code']}]: {' '.join(error['message'].split())}\n")
     for warning in result["warnings"]:
-        err.write(f"warning[{warning['code']}]: {result['file']}: rule {warning['rule']!r} {warning['message']}\n")
+        err.write(f"vfiocompat: warning[{warning['code']}]: {result['file']}: rule {warning['rule']!r} {warning['message']}\n")
     failed = [e for e in result["examples"] if not e["passed"]]
-    for example in failed:
-        err.write(f"error[VC506]: {result['file']}: example {example['source']} -> {example['target']}:"
-                  f" {example['problem']}\n")
+    for number, example in enumerate(result["examples"], start=1):
+        if not example["passed"]:
+            err.write(f"vfiocompat: error[VC506]: {result['file']}: [[examples]] #{number} {example['source']} ->"
+                      f" {example['target']}: {example['problem']}\n")
     if not result["errors"]:
         passed = len(result["examples"]) - len(failed)
         state = "ok" if not failed else "FAILED"

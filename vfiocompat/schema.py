@@ -13,7 +13,7 @@ from typing import Any, Dict, List, Tuple, Union
 __all__ = ["SCHEMA_NAMES", "schema_text", "schema", "SchemaIssue", "table_schema_issues"]
 
 #: The schemas shipped in ``vfiocompat/schemas`` (and the repository's ``schemas/``).
-SCHEMA_NAMES = ("table", "verdict", "explanation", "device-version", "plugins", "validation")
+SCHEMA_NAMES = ("table", "verdict", "explanation", "device-version", "plugins", "validation", "code")
 
 SchemaIssue = Tuple[Tuple[Union[str, int], ...], str]
 

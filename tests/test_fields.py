@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+import pytest
+
+from vfiocompat.errors import FieldFormatError
+from vfiocompat.fields import FieldSpec, StringFormat
+
+
+def spec(name: str, type_: str = "string", **kw: object) -> FieldSpec:
+    return FieldSpec(name=name, type=type_, ordered=bool(kw.pop("ordered", type_ == "version")), **kw)  # type: ignore[arg-type]
+
+
+GVT_LIKE = StringFormat(kind="delimited", separator="-", fields=(
+    spec("vendor", "hex"), spec("device", "hex"), spec("type", rest=True), spec("sw", "hex", ordered=True),
+))
+
+
+def test_delimited_rest_field_keeps_its_separators() -> None:
+    values = GVT_LIKE.parse("8086-193b-i915-GVTg_V5_4-00000001")
+    assert values == {"vendor": 0x8086, "device": 0x193B, "type": "i915-GVTg_V5_4", "sw": 1}
+
+
+def test_delimited_without_rest_needs_exact_count() -> None:
+    fmt = StringFormat(kind="delimited", separator="-", fields=(spec("a"), spec("b")))
+    assert fmt.parse("x-y") == {"a": "x", "b": "y"}
+    with pytest.raises(FieldFormatError, match="expected 2 fields"):
+        fmt.parse("x-y-z")
+
+
+def test_delimited_with_rest_needs_at_least_every_field() -> None:
+    with pytest.raises(FieldFormatError, match="at least 4"):
+        GVT_LIKE.parse("8086-193b-00000001")
+
+
+def test_typed_field_errors_name_the_field() -> None:
+    with pytest.raises(FieldFormatError) as caught:
+        GVT_LIKE.parse("8086-zz9b-t-00000001")
+    assert caught.value.field == "device"
+    assert "not a hex integer" in caught.value.message
+
+
+KV = StringFormat(kind="keyvalue", fields=(
+    spec("gen", "uint"), spec("caps", "set"), spec("mask", "mask", optional=True), spec("fw", "version"),
+))
+
+
+def test_keyvalue_any_order_and_types() -> None:
+    values = KV.parse("fw=2.1;caps=b,a;gen=4")
+    assert values["gen"] == 4
+    assert values["caps"] == frozenset({"a", "b"})
+    assert values["fw"].raw == "2.1"
+    assert "mask" not in values
+
+
+@pytest.mark.parametrize(("text", "problem"), [
+    ("gen=4;caps=a;fw=1;gen=5", "appears twice"),
+    ("gen=4;caps=a;fw=1;extra=1", "unknown key"),
+    ("gen=4;caps=a", "'fw' is missing"),
+    ("gen;caps=a;fw=1", "is not key=value"),
+    ("gen=-4;caps=a;fw=1", "not a decimal integer"),
+    ("gen=4;caps=a,,b;fw=1", "empty item"),
+    ("gen=4;caps=a;fw=1;mask=0x" + "f" * 300, "wider than 1024 bits"),
+    ("gen=99999999999999999999999;caps=a;fw=1", "wider than 64 bits"),
+])
+def test_keyvalue_errors(text: str, problem: str) -> None:
+    with pytest.raises(FieldFormatError, match=problem):
+        KV.parse(text)
+
+
+def test_unknown_keys_can_be_ignored() -> None:
+    fmt = StringFormat(kind="keyvalue", fields=(spec("a"),), unknown_keys="ignore")
+    assert fmt.parse("a=1;b=2") == {"a": "1"}
+
+
+def test_hook_format_uses_the_hook_and_types_its_fields() -> None:
+    fmt = StringFormat(kind="hook", fields=(spec("n", "uint"),))
+    assert fmt.parse("anything", hook=lambda text: {"n": str(len(text))}) == {"n": 8}
+    with pytest.raises(FieldFormatError, match="does not recognise"):
+        fmt.parse("x", hook=lambda text: None)
+    with pytest.raises(FieldFormatError, match="no plugin hook"):
+        fmt.parse("x")
+    with pytest.raises(FieldFormatError, match="not text"):
+        fmt.parse("x", hook=lambda text: {"n": 5})  # type: ignore[dict-item]

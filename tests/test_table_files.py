@@ -1,0 +1,126 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from vfiocompat.errors import TableError
+from vfiocompat.table_files import MAX_DEPTH, format_path, locate, read_table
+
+from .conftest import ACME_TABLE
+
+
+def test_reads_toml_and_json(tmp_path: Path) -> None:
+    document = read_table(ACME_TABLE)
+    assert document.syntax == "toml" and document.data["table"]["id"] == "acme-widgets"
+    json_file = tmp_path / "t.json"
+    json_file.write_text('{"a": 1}')
+    assert read_table(json_file).data == {"a": 1}
+
+
+def test_syntax_is_sniffed_without_a_suffix(tmp_path: Path) -> None:
+    path = tmp_path / "table"
+    path.write_text('{"a": [1]}')
+    assert read_table(path).syntax == "json"
+    path.write_text('a = [1]')
+    assert read_table(path).syntax == "toml"
+
+
+def test_a_utf8_bom_is_accepted(tmp_path: Path) -> None:
+    path = tmp_path / "t.toml"
+    path.write_bytes(b"\xef\xbb\xbfa = 1\n")
+    assert read_table(path).data == {"a": 1}
+
+
+@pytest.mark.parametrize(("content", "code", "fragment"), [
+    (b"\xff\xfe\x00a", "VC501", "not UTF-8"),
+    (b"a = 1\x00", "VC501", "NUL"),
+    (b"a = [1\n", "VC502", "invalid TOML"),
+    (b"a = 1\na = 2\n", "VC502", "invalid TOML"),
+])
+def test_unreadable_content(tmp_path: Path, content: bytes, code: str, fragment: str) -> None:
+    path = tmp_path / "t.toml"
+    path.write_bytes(content)
+    with pytest.raises(TableError) as caught:
+        read_table(path)
+    assert caught.value.code == code and fragment in caught.value.message
+    assert str(path) in caught.value.message
+
+
+def test_json_errors_carry_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "t.json"
+    path.write_text('{\n"a": 1,\n"b": }\n')
+    with pytest.raises(TableError) as caught:
+        read_table(path)
+    assert caught.value.location == f"{path}:3"
+
+
+@pytest.mark.parametrize("text", ['{"a": NaN}', '{"a": Infinity}'])
+def test_json_non_numbers_are_refused(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "t.json"
+    path.write_text(text)
+    with pytest.raises(TableError, match="not a number"):
+        read_table(path)
+
+
+def test_huge_json_integers_are_refused_cleanly(tmp_path: Path) -> None:
+    path = tmp_path / "t.json"
+    path.write_text('{"a": ' + "9" * 5000 + "}")
+    with pytest.raises(TableError) as caught:
+        read_table(path)
+    assert caught.value.code == "VC502"
+
+
+@pytest.mark.parametrize("syntax", ["toml", "json"])
+def test_deep_nesting_is_refused(tmp_path: Path, syntax: str) -> None:
+    depth = MAX_DEPTH + 5
+    path = tmp_path / f"t.{syntax}"
+    text = "[" * depth + "]" * depth
+    path.write_text(f"a = {text}" if syntax == "toml" else text)
+    with pytest.raises(TableError) as caught:
+        read_table(path)
+    assert caught.value.code == "VC507"
+
+
+def test_very_deep_nesting_does_not_crash(tmp_path: Path) -> None:
+    path = tmp_path / "t.json"
+    path.write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(TableError) as caught:
+        read_table(path)
+    assert caught.value.code == "VC507"
+
+
+def test_missing_files_and_directories(tmp_path: Path) -> None:
+    with pytest.raises(TableError) as caught:
+        read_table(tmp_path / "absent.toml")
+    assert caught.value.code == "VC501"
+    with pytest.raises(TableError, match="directory"):
+        read_table(tmp_path)
+
+
+def test_oversize_files_are_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from vfiocompat import table_files
+
+    monkeypatch.setattr(table_files, "MAX_TABLE_BYTES", 10)
+    path = tmp_path / "t.toml"
+    path.write_text("a = '" + "x" * 20 + "'")
+    with pytest.raises(TableError) as caught:
+        read_table(path)
+    assert caught.value.code == "VC507"
+
+
+def test_paths_in_toml_and_json_words() -> None:
+    data = {"rules": [{}], "format": {"fields": []}}
+    assert format_path(("rules", 2, "conditions", 0, "test"), "json") == "$.rules[2].conditions[0].test"
+    assert format_path(("rules", 2, "conditions", 0, "test"), "toml") == "[[rules]] #3 conditions[0].test"
+    assert format_path(("format", "fields", 1, "type"), "toml", data) == "[format] fields[1].type"
+    assert format_path((), "toml") == "$"
+
+
+def test_locate_finds_rule_lines() -> None:
+    document = read_table(ACME_TABLE)
+    lines = document.text.splitlines()
+    line = locate(document, ("rules", 1, "conditions"))
+    assert line is not None
+    header = max(i for i in range(line) if lines[i].strip() == "[[rules]]")
+    assert 'id = "w100-to-w200"' in lines[header + 1]
