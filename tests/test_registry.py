@@ -286,3 +286,60 @@ def test_verdicts_do_not_depend_on_registration_order(write_table: Callable[...,
     registry = Registry(plugins=[(n, plugin_with(t)) for n, t in shuffled])
     for source, target in PAIRS + [(s.replace("0xfffe", "0xfffd"), t.replace("0xfffe", "0xfffd")) for s, t in PAIRS]:
         assert registry.check(source, target) == reference.check(source, target)
+
+
+# -- the fast paths agree with the full diagnosis ---------------------------------------------
+
+PINNED_RULES = [
+    {"id": f"r{i}", "effect": "allow", "conditions": [
+        {"field": "k", "test": "one_of", "side": "source", "values": [f"k{i % 4}"]},
+        {"field": "n", "test": "range", "side": "target", "min": i % 3},
+        {"field": "v", "test": "target_ge_source"},
+        {"field": "caps", "test": "target_superset"},
+    ]} for i in range(12)
+] + [
+    {"id": "loose", "effect": "allow", "conditions": [{"field": "n", "test": "equal"}, {"field": "v", "test": "equal"}]},
+    {"id": "no-n-7", "effect": "deny", "conditions": [{"field": "n", "test": "one_of", "side": "target", "values": [7]}]},
+]
+sides = st.builds(
+    lambda k, v, n, caps: dv(k=f"k{k}", v=str(v), n=n, caps=",".join(sorted(caps)) or "none"),
+    st.integers(0, 5), st.integers(0, 3), st.sampled_from([0, 1, 2, 7]), st.sets(st.sampled_from("abc")),
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(sides, sides)
+def test_check_is_compatible_and_explain_agree(registry_for: Build, source: str, target: str) -> None:
+    registry = registry_for(table(rules=PINNED_RULES))
+    fresh = registry_for(table(rules=PINNED_RULES))
+    verdict = registry.check(source, target)
+    assert fresh.is_compatible(source, target) == verdict.compatible
+    explanation = fresh.explain(source, target)
+    assert explanation.verdict == verdict
+    holds = {t.rule.rule for t in explanation.trials if t.holds}
+    allow_holds = any(t.holds and t.rule.effect == "allow" for t in explanation.trials)
+    deny_holds = any(t.holds and t.rule.effect == "deny" for t in explanation.trials)
+    assert verdict.compatible == (allow_holds and not deny_holds)
+    if deny_holds:
+        assert verdict.decided_by is not None and verdict.decided_by.rule in holds
+    elif not verdict.compatible:
+        nearest = next(t for t in explanation.trials if t.rule.effect == "allow")
+        assert verdict.reasons == tuple(c.reason for c in nearest.failed)
+
+
+def test_a_denied_pair_that_no_rule_allows_reports_both(registry_for: Build) -> None:
+    rules = copy.deepcopy(BASE_TABLE["rules"]) + [{
+        "id": "no-3", "effect": "deny", "code": "NO_3",
+        "conditions": [{"field": "n", "test": "one_of", "side": "target", "values": [3]}]}]
+    verdict = registry_for(table(rules=rules)).check(dv(k="a", n=1), dv(k="b", n=3))
+    assert verdict.codes == ("NO_3", "VC410")
+    assert verdict.decided_by is not None and verdict.decided_by.rule == "no-3"
+
+
+def test_a_missing_field_keeps_the_core_code_over_the_tables(registry_for: Build) -> None:
+    rules = [{"id": "caps", "effect": "allow", "conditions": [
+        {"field": "caps", "test": "target_superset", "code": "CAPS", "message": "capabilities lacking"},
+        {"field": "v", "test": "equal"}]}]
+    registry = registry_for(table(rules=rules))
+    assert registry.check(dv(caps="a,b"), dv(caps="a")).codes == ("CAPS",)
+    assert registry.check(dv(caps="a"), dv()).codes == ("VC420",)

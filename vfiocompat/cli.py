@@ -139,6 +139,8 @@ def _explanation_lines(explanation: Any, registry: Any) -> List[str]:
                               (("source", reason.source_value), ("target", reason.target_value)) if value is not None]
                     shown = f" ({', '.join(values)})" if values else ""
                     lines.append(f"           {reason.code}: {reason.message}{shown}")
+            if trial.notes:
+                lines.append(f"    notes: {' '.join(trial.notes.split())}")
             if ref.source_url:
                 lines.append(f"    source: {ref.source_url}")
     if not verdict.compatible:
@@ -296,7 +298,8 @@ def _print_result(result: Dict[str, Any], out: TextIO, err: TextIO) -> None:
     for error in result["errors"]:
         err.write(f"vfiocompat: error[{error['code']}]: {' '.join(error['message'].split())}\n")
     for warning in result["warnings"]:
-        err.write(f"vfiocompat: warning[{warning['code']}]: {result['file']}: rule {warning['rule']!r} {warning['message']}\n")
+        err.write(f"vfiocompat: warning[{warning['code']}]: {result['file']}: rule {warning['rule']!r}"
+                  f" {warning['message']}\n")
     failed = [e for e in result["examples"] if not e["passed"]]
     for number, example in enumerate(result["examples"], start=1):
         if not example["passed"]:
@@ -361,7 +364,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 #: Modules that contribute subcommands through ``add_commands(subparsers, common_parent)``.
-_COMMAND_MODULES: Tuple[str, ...] = ()
+_COMMAND_MODULES: Tuple[str, ...] = ("scaffold", "host_cli")
 
 
 def main(argv: Optional[Sequence[str]] = None, out: Optional[TextIO] = None, err: Optional[TextIO] = None) -> int:

@@ -8,10 +8,9 @@ table text as code: globs are matched by a linear matcher, versions by a declare
 from __future__ import annotations
 
 import dataclasses
+import operator
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, FrozenSet, Mapping, Optional, Sequence, Tuple
-
-from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
 from .fields import FieldSpec
 from .versions import VersionValue
@@ -71,11 +70,13 @@ class Failure:
 
 
 Check = Callable[[Mapping[str, Any], Mapping[str, Any]], Optional[Failure]]
+Holds = Callable[[Mapping[str, Any], Mapping[str, Any]], bool]
+_MISSING = object()
 
 
 @dataclass(frozen=True)
 class Condition:
-    """A compiled condition: what it tests, in words, and the check that tests it."""
+    """A compiled condition: what it tests, in words, a fast ``holds`` and a ``check`` that says why not."""
 
     test: str
     field: str
@@ -87,13 +88,19 @@ class Condition:
     direction_safe: bool
     #: For the rule index: ``"side:field"`` and the values it admits, when the test pins one side.
     pin: Optional[Tuple[str, FrozenSet[Any]]] = dataclasses.field(default=None, compare=False)
+    holds: Holds = dataclasses.field(default=lambda s, t: True, repr=False, compare=False)
     check: Check = dataclasses.field(default=lambda s, t: None, repr=False, compare=False)
 
     def evaluate(self, source: Mapping[str, Any], target: Mapping[str, Any]) -> Optional[Failure]:
         """Evaluate on typed field values; ``None`` when the condition holds."""
-        failure = self.check(source, target)
-        if failure is None:
+        if self.holds(source, target):
             return None
+        failure = self.check(source, target)
+        if failure is None:  # pragma: no cover - holds and check agree by construction
+            return None
+        if failure.code == "VC420":
+            # A missing field is the core's finding, whatever the table calls a wrong value.
+            return failure
         return Failure(
             code=self.code or failure.code,
             message=self.message or failure.message,
@@ -176,55 +183,56 @@ def _need_types(test: str, spec: FieldSpec, allowed: Sequence[str]) -> None:
 def _compile_pairwise(test: str, data: Mapping[str, Any], spec: FieldSpec, common: Dict[str, Any]) -> Condition:
     name = spec.name
     code = _DEFAULT_CODES[test]
+
     def show(value: Any) -> str:
         return render(spec, value)
 
     ordered_word = "older" if spec.ordered else "lower"
+    pin: Optional[Tuple[str, FrozenSet[Any]]] = None
+    safe = test in DIRECTION_SAFE_TESTS
+    predicate: Callable[[Any, Any], bool]
 
-    def pair(check: Callable[[Any, Any], Optional[Failure]]) -> Check:
-        def run(source: Mapping[str, Any], target: Mapping[str, Any]) -> Optional[Failure]:
-            if name not in source:
-                return _missing("source", name)
-            if name not in target:
-                return _missing("target", name)
-            return check(source[name], target[name])
-
-        return run
+    def older(s: Any, t: Any) -> Failure:
+        return Failure("VC411", f"target {name} is {ordered_word} than the source's",
+                       f"use a target with {name} >= {show(s)}", show(s), show(t))
 
     if test == "equal":
         description = f"target.{name} == source.{name}"
+        predicate = operator.eq
 
-        def check(s: Any, t: Any) -> Optional[Failure]:
-            if s == t:
-                return None
+        def failure(s: Any, t: Any) -> Failure:
             return Failure(code, f"{name} differs", f"use a target whose {name} is {show(s)}", show(s), show(t))
 
-    elif test in ("target_ge_source", "target_gt_source"):
+    elif test == "target_ge_source":
         _need_types(test, spec, ("uint", "hex", "version"))
-        strict = test == "target_gt_source"
-        description = f"target.{name} {'>' if strict else '>='} source.{name}"
+        description = f"target.{name} >= source.{name}"
+        predicate = operator.le
+        failure = older
 
-        def check(s: Any, t: Any) -> Optional[Failure]:
-            if (t > s) if strict else (t >= s):
-                return None
-            if strict and t == s:
+    elif test == "target_gt_source":
+        _need_types(test, spec, ("uint", "hex", "version"))
+        description = f"target.{name} > source.{name}"
+        predicate = operator.lt
+
+        def failure(s: Any, t: Any) -> Failure:
+            if t == s:
                 return Failure(code, f"target {name} is not newer than the source's",
                                f"use a target with {name} > {show(s)}", show(s), show(t))
-            return Failure("VC411", f"target {name} is {ordered_word} than the source's",
-                           f"use a target with {name} >= {show(s)}", show(s), show(t))
+            return older(s, t)
 
     elif test == "same_major_target_ge_source":
         _need_types(test, spec, ("version",))
         description = f"target.{name} has source's major and >= source.{name}"
 
-        def check(s: Any, t: Any) -> Optional[Failure]:
+        def predicate(s: Any, t: Any) -> bool:
+            return bool(s.major == t.major and s <= t)
+
+        def failure(s: Any, t: Any) -> Failure:
             if s.major != t.major:
                 return Failure(code, f"{name} major version differs",
                                f"use a target with {name} {s.major}.x, at least {show(s)}", show(s), show(t))
-            if t < s:
-                return Failure("VC411", f"target {name} is older than the source's",
-                               f"use a target with {name} >= {show(s)} (same major {s.major})", show(s), show(t))
-            return None
+            return Failure("VC411", f"target {name} is older than the source's",
+                           f"use a target with {name} >= {show(s)} (same major {s.major})", show(s), show(t))
 
     elif test == "upgrade_window":
         _need_types(test, spec, ("uint", "hex", "version"))
@@ -239,25 +247,27 @@ def _compile_pairwise(test: str, data: Mapping[str, Any], spec: FieldSpec, commo
         def major(value: Any) -> int:
             return int(value.major) if by_version else int(value)
 
-        def check(s: Any, t: Any) -> Optional[Failure]:
+        def predicate(s: Any, t: Any) -> bool:
+            return bool(s <= t and low <= major(t) - major(s) <= high)
+
+        def failure(s: Any, t: Any) -> Failure:
             if t < s:
-                return Failure("VC411", f"target {name} is {ordered_word} than the source's",
-                               f"use a target with {name} >= {show(s)}", show(s), show(t))
+                return older(s, t)
             steps = major(t) - major(s)
-            if low <= steps <= high:
-                return None
             return Failure(code, f"target {name} is {steps} {unit} newer; the window is {low} to {high}",
                            f"use a target {low} to {high} {unit} newer than {show(s)}", show(s), show(t))
 
     elif test == "target_superset":
         _need_types(test, spec, ("set", "mask"))
         description = f"target.{name} is a superset of source.{name}"
+        if spec.type == "set":
+            predicate = operator.le
+        else:
+            def predicate(s: Any, t: Any) -> bool:
+                return not s & ~t
 
-        def check(s: Any, t: Any) -> Optional[Failure]:
-            missing = (s - t) if isinstance(s, frozenset) else (s & ~t)
-            if not missing:
-                return None
-            lacks = render(spec, missing)
+        def failure(s: Any, t: Any) -> Failure:
+            lacks = render(spec, (s - t) if isinstance(s, frozenset) else (s & ~t))
             return Failure(code, f"target {name} lacks {lacks}, which the source has",
                            f"use a target whose {name} includes {lacks}", show(s), show(t))
 
@@ -266,27 +276,41 @@ def _compile_pairwise(test: str, data: Mapping[str, Any], spec: FieldSpec, commo
         allowed: Dict[Any, FrozenSet[Any]] = {}
         for s_value, t_value in pairs:
             allowed[s_value] = allowed.get(s_value, frozenset()) | {t_value}
+        pin = (f"source:{name}", frozenset(allowed))
+        safe = not spec.ordered or all(b >= a for a, b in pairs)
         description = f"source.{name} -> target.{name} in " + ", ".join(
             f"{show(a)}->{show(b)}" for a, b in pairs
         )
 
-        def check(s: Any, t: Any) -> Optional[Failure]:
+        def predicate(s: Any, t: Any) -> bool:
+            return t in allowed.get(s, ())
+
+        def failure(s: Any, t: Any) -> Failure:
             targets = allowed.get(s)
-            if targets is not None and t in targets:
-                return None
             if targets is None:
                 hint = "this rule maps only " + ", ".join(sorted(show(a) for a in allowed))
             else:
                 hint = f"under this rule {show(s)} maps to " + ", ".join(sorted(show(b) for b in targets))
             return Failure(code, f"source {name} does not map to the target's", hint, show(s), show(t))
 
-        safe = not spec.ordered or all(b >= a for a, b in pairs)
-        return Condition(test, name, None, description, direction_safe=safe, pin=(f"source:{name}", frozenset(allowed)),
-                         check=pair(check), **common)
     else:  # pragma: no cover - PAIRWISE_TESTS is exhaustive above
         raise ConditionError(f"unknown test {test!r}")
-    return Condition(test, name, None, description, direction_safe=test in DIRECTION_SAFE_TESTS,
-                     check=pair(check), **common)
+
+    def holds(source: Mapping[str, Any], target: Mapping[str, Any]) -> bool:
+        s = source.get(name, _MISSING)
+        t = target.get(name, _MISSING)
+        return s is not _MISSING and t is not _MISSING and predicate(s, t)
+
+    def check(source: Mapping[str, Any], target: Mapping[str, Any]) -> Optional[Failure]:
+        if name not in source:
+            return _missing("source", name)
+        if name not in target:
+            return _missing("target", name)
+        s, t = source[name], target[name]
+        return None if predicate(s, t) else failure(s, t)
+
+    return Condition(test, name, None, description, direction_safe=safe, pin=pin, holds=holds, check=check,
+                     **common)
 
 
 def _count(data: Mapping[str, Any], key: str, default: Optional[int]) -> Optional[int]:
@@ -332,7 +356,8 @@ def _compile_unary(
         return render(spec, value)
 
     pin_values: Optional[FrozenSet[Any]] = None
-    predicate: Callable[[Any], Optional[Tuple[str, str]]]
+    accepts: Callable[[Any], bool]
+    complaint: Tuple[str, str]
 
     if test == "one_of":
         values = data.get("values")
@@ -342,11 +367,8 @@ def _compile_unary(
         pin_values = allowed
         listing = ", ".join(sorted(show(v) for v in allowed))
         description = f"{side}.{name} in [{listing}]"
-
-        def predicate(value: Any) -> Optional[Tuple[str, str]]:
-            if value in allowed:
-                return None
-            return f"is not one of [{listing}]", f"with {name} in [{listing}]"
+        accepts = allowed.__contains__
+        complaint = f"is not one of [{listing}]", f"with {name} in [{listing}]"
 
     elif test == "glob":
         _need_types(test, spec, ("string",))
@@ -355,12 +377,14 @@ def _compile_unary(
             raise ConditionError("glob needs a non-empty pattern")
         description = f"{side}.{name} matches {pattern!r}"
 
-        def predicate(value: Any) -> Optional[Tuple[str, str]]:
-            if glob_match(pattern, value):
-                return None
-            return f"does not match {pattern!r}", f"with {name} matching {pattern!r}"
+        def accepts(value: Any) -> bool:
+            return glob_match(pattern, value)
+
+        complaint = f"does not match {pattern!r}", f"with {name} matching {pattern!r}"
 
     elif test == "specifier":
+        from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
         _need_types(test, spec, ("version",))
         if spec.scheme != "pep440":
             raise ConditionError("specifier works on pep440 versions; use range for other schemes")
@@ -376,10 +400,10 @@ def _compile_unary(
             raise ConditionError("specifier needs a non-empty spec such as '>=535,<550'")
         description = f"{side}.{name} matches {text!r}"
 
-        def predicate(value: Any) -> Optional[Tuple[str, str]]:
-            if specifier.contains(value.key, prereleases=prereleases):
-                return None
-            return f"is outside {text!r}", f"with {name} in {text!r}"
+        def accepts(value: Any) -> bool:
+            return bool(specifier.contains(value.key, prereleases=prereleases))
+
+        complaint = f"is outside {text!r}", f"with {name} in {text!r}"
 
     elif test == "range":
         _need_types(test, spec, ("uint", "hex", "version"))
@@ -392,10 +416,10 @@ def _compile_unary(
         span = f"[{show(low) if low is not None else ''}, {show(high) if high is not None else ''}]"
         description = f"{side}.{name} in {span}"
 
-        def predicate(value: Any) -> Optional[Tuple[str, str]]:
-            if (low is None or value >= low) and (high is None or value <= high):
-                return None
-            return f"is outside {span}", f"with {name} in {span}"
+        def accepts(value: Any) -> bool:
+            return bool((low is None or value >= low) and (high is None or value <= high))
+
+        complaint = f"is outside {span}", f"with {name} in {span}"
 
     elif test == "contains":
         _need_types(test, spec, ("set", "mask"))
@@ -408,26 +432,37 @@ def _compile_unary(
             needed = _convert(spec, data.get("mask", ""), "mask")
         description = f"{side}.{name} contains {show(needed)}"
 
-        def predicate(value: Any) -> Optional[Tuple[str, str]]:
-            lacking = (needed - value) if isinstance(needed, frozenset) else (needed & ~value)
-            if not lacking:
-                return None
-            return f"lacks {render(spec, lacking)}", f"whose {name} includes {show(needed)}"
+        def accepts(value: Any) -> bool:
+            return not ((needed - value) if isinstance(needed, frozenset) else (needed & ~value))
+
+        complaint = f"lacks {show(needed)}", f"whose {name} includes {show(needed)}"
 
     else:  # pragma: no cover - UNARY_TESTS is exhaustive above
         raise ConditionError(f"unknown test {test!r}")
 
     sides = ("source", "target") if side == "both" else (side,)
+    on_source = "source" in sides
+    on_target = "target" in sides
+
+    def holds(source: Mapping[str, Any], target: Mapping[str, Any]) -> bool:
+        if on_source:
+            value = source.get(name, _MISSING)
+            if value is _MISSING or not accepts(value):
+                return False
+        if on_target:
+            value = target.get(name, _MISSING)
+            if value is _MISSING or not accepts(value):
+                return False
+        return True
 
     def check(source: Mapping[str, Any], target: Mapping[str, Any]) -> Optional[Failure]:
-        for which, values in zip(("source", "target"), (source, target)):
+        for which, values in (("source", source), ("target", target)):
             if which not in sides:
                 continue
             if name not in values:
                 return _missing(which, name)
-            outcome = predicate(values[name])
-            if outcome is not None:
-                problem, wanted = outcome
+            if not accepts(values[name]):
+                problem, wanted = complaint
                 shown = show(values[name])
                 return Failure(
                     code, f"{which} {name} {shown} {problem}", f"use a {which} {wanted}",
@@ -438,4 +473,5 @@ def _compile_unary(
     # A "both" condition pins the source too; the target half is still checked in full.
     pin_side = "target" if side == "target" else "source"
     pin = (f"{pin_side}:{name}", pin_values) if pin_values is not None else None
-    return Condition(test, name, side, description, direction_safe=False, pin=pin, check=check, **common)
+    return Condition(test, name, side, description, direction_safe=False, pin=pin, holds=holds, check=check,
+                     **common)

@@ -68,6 +68,7 @@ def _trial_form(trial: RuleTrial) -> Dict[str, Any]:
     return {
         "rule": _rule_form(trial.rule),
         "description": trial.description,
+        "notes": trial.notes,
         "holds": trial.holds,
         "failed": len(trial.failed),
         "conditions": [

@@ -113,6 +113,7 @@ class Registry:
             )
         self._sides: Dict[str, Resolution] = {}
         self._verdicts: Dict[Tuple[str, str], Verdict] = {}
+        self._admitted: Dict[Tuple[str, str], bool] = {}
         self._refs: Dict[Tuple[int, int], RuleRef] = {}
 
     def parse_hooks_of(self, plugin: str) -> Dict[str, Any]:
@@ -198,15 +199,25 @@ class Registry:
     # -- judging a pair ---------------------------------------------------------------------
 
     def is_compatible(self, source: str, target: str) -> bool:
-        """The verdict alone, for callers that only need yes or no."""
-        return self.check(source, target).compatible
+        """The verdict alone, for callers that only need yes or no (no reasons are built)."""
+        key = (source, target)
+        verdict = self._verdicts.get(key)
+        if verdict is not None:
+            return verdict.compatible
+        admitted = self._admitted.get(key)
+        if admitted is None:
+            admitted = self._admits(self.resolve(source), self.resolve(target))
+            if len(self._admitted) >= _CACHE_LIMIT:
+                self._admitted.clear()
+            self._admitted[key] = admitted
+        return admitted
 
     def check(self, source: str, target: str) -> Verdict:
         """Judge ``source -> target``: compatible, the deciding rule, and every reason to refuse."""
         key = (source, target)
         verdict = self._verdicts.get(key)
         if verdict is None:
-            verdict = self._judge(self.resolve(source), self.resolve(target), full=False)[0]
+            verdict = self._judge(self.resolve(source), self.resolve(target))
             if len(self._verdicts) >= _CACHE_LIMIT:
                 self._verdicts.clear()
             self._verdicts[key] = verdict
@@ -214,10 +225,23 @@ class Registry:
 
     def explain(self, source: str, target: str) -> Explanation:
         """The diagnosis of ``source -> target``: its verdict and every rule tried, nearest miss first."""
-        verdict, trials, table = self._judge(self.resolve(source), self.resolve(target), full=True)
-        return Explanation(verdict, tuple(trials), table.id if table else None, table.plugin if table else None)
+        verdict = self.check(source, target)
+        s, t = self.resolve(source), self.resolve(target)
+        if s.table is None or s.table is not t.table or s.fields is None or t.fields is None:
+            return Explanation(verdict, (), None, None)
+        table = s.table
+        return Explanation(verdict, tuple(self._trials(table, s.fields, t.fields)), table.id, table.plugin)
 
-    def _judge(self, s: Resolution, t: Resolution, *, full: bool) -> Tuple[Verdict, List[RuleTrial], Optional[Table]]:
+    @staticmethod
+    def _admits(s: Resolution, t: Resolution) -> bool:
+        if s.table is None or s.table is not t.table or s.fields is None or t.fields is None:
+            return False
+        if s.device is None or t.device is None or t.device.interface_key < s.device.interface_key:
+            return False
+        allow, deny = s.table.decide(s.fields, t.fields)
+        return allow is not None and deny is None
+
+    def _judge(self, s: Resolution, t: Resolution) -> Verdict:
         def refuse(reasons: Sequence[Reason], decided: Optional[RuleRef] = None) -> Verdict:
             return Verdict(False, s.text, t.text, decided, tuple(reasons))
 
@@ -226,7 +250,7 @@ class Registry:
                 "VC201", "core", f"vendor ids differ: source {s.device.vendor}, target {t.device.vendor}",
                 field="vendor", source_value=s.device.vendor, target_value=t.device.vendor,
                 hint=f"use a target device of vendor {s.device.vendor}",
-            )]), [], None
+            )])
         reasons: List[Reason] = [*_sided("source", s.reasons), *_sided("target", t.reasons)]
         if s.device and t.device and t.device.interface_key < s.device.interface_key:
             reasons.append(Reason(
@@ -235,7 +259,7 @@ class Registry:
                 hint=f"use a target whose migration interface version is at least {s.device.interface}",
             ))
         if s.table is None or t.table is None or s.fields is None or t.fields is None:
-            return refuse(reasons), [], None
+            return refuse(reasons)
         table = s.table
         if t.table is not table:
             reasons.append(Reason(
@@ -244,30 +268,37 @@ class Registry:
                 f" {t.table.id!r} (plugin {t.table.plugin!r}); no rule spans two tables",
                 hint=f"use a target that table {table.id!r} serves",
             ))
-            return refuse(reasons), [], None
+            return refuse(reasons)
         allow, deny = table.decide(s.fields, t.fields)
-        if allow is not None and deny is None and not reasons and not full:
-            return Verdict(True, s.text, t.text, self._ref(table, allow), ()), [], table
-        trials = self._trials(table, s.fields, t.fields)
-        denials = [trial for trial in trials if trial.holds and trial.rule.effect == "deny"]
         if allow is not None and deny is None:
-            verdict = Verdict(not reasons, s.text, t.text, self._ref(table, allow), tuple(reasons))
-            return verdict, trials, table
-        if denials:
-            for trial in denials:
-                reasons.append(self._denial(table, trial, s.fields, t.fields))
-            return refuse(reasons, denials[0].rule), trials, table
-        nearest = next((trial for trial in trials if trial.rule.effect == "allow"), None)
+            if not reasons:
+                return Verdict(True, s.text, t.text, self._ref(table, allow), ())
+            return refuse(reasons)
+        decided: Optional[RuleRef] = None
+        if deny is not None:
+            denials = table.denials(s.fields, t.fields)
+            reasons.extend(self._denial(table, rule, s.fields, t.fields) for rule in denials)
+            decided = self._ref(table, denials[0])
+            if allow is not None:
+                return refuse(reasons, decided)
+        # No allow rule holds: report what the nearest one lacks too, so one fix-up pass suffices.
+        nearest = table.nearest_miss(s.fields, t.fields)
         if nearest is None:
             reasons.append(Reason("VC401", "table", f"table {table.id!r} has no allow rule; it admits nothing",
                                   hint="the vendor's table must list the migrations it supports",
                                   plugin=table.plugin))
         else:
-            reasons.extend(c.reason for c in nearest.failed if c.reason is not None)
-        return refuse(reasons), trials, table
+            ref = self._ref(table, nearest)
+            reasons.extend(
+                _reason(failure, condition.field, ref)
+                for condition, failure in zip(nearest.conditions, nearest.failures(s.fields, t.fields))
+                if failure is not None
+            )
+        return refuse(reasons, decided)
 
     def _trials(self, table: Table, source: Mapping[str, Any], target: Mapping[str, Any]) -> List[RuleTrial]:
-        trials: List[Tuple[Tuple[int, int, int], RuleTrial]] = []
+        trials: List[Tuple[Tuple[int, int, int, int], RuleTrial]] = []
+        picked_allow = table.picked(source, target)
         for rule in table.rules:
             ref = self._ref(table, rule)
             results = []
@@ -280,12 +311,14 @@ class Registry:
                 results.append(ConditionResult(condition.description, False, _reason(failure, condition.field, ref)))
             holds = failed == 0
             rank = 0 if (holds and rule.effect == "deny") else 1 if rule.effect == "allow" else 2
-            trials.append(((rank, failed, rule.index), RuleTrial(ref, holds, tuple(results), rule.description)))
+            # The same order as Table.nearest_miss: rules the index picks for this pair come first.
+            picked = 0 if rank != 1 or rule.index in picked_allow else 1
+            trials.append(((rank, picked, failed, rule.index),
+                           RuleTrial(ref, holds, tuple(results), rule.description, rule.notes)))
         trials.sort(key=lambda item: item[0])
         return [trial for _, trial in trials]
 
-    def _denial(self, table: Table, trial: RuleTrial, source: Mapping[str, Any], target: Mapping[str, Any]) -> Reason:
-        rule = table.rules[[r.id for r in table.rules].index(trial.rule.rule)]
+    def _denial(self, table: Table, rule: Rule, source: Mapping[str, Any], target: Mapping[str, Any]) -> Reason:
         names = list(dict.fromkeys(c.field for c in rule.conditions))
         def values(side: Mapping[str, Any]) -> str:
             shown = []
@@ -299,7 +332,7 @@ class Registry:
             rule.message or f"known-bad combination (rule {rule.id!r}: {rule.description or 'deny'})",
             field=",".join(names), source_value=values(source), target_value=values(target),
             hint=rule.hint or "this combination is known not to work; choose another target",
-            rule=trial.rule, plugin=table.plugin,
+            rule=self._ref(table, rule), plugin=table.plugin,
         )
 
     def _ref(self, table: Table, rule: Rule) -> RuleRef:

@@ -7,13 +7,16 @@ read already-validated tables (see :mod:`vfiocompat.validation_cache`) start fas
 from __future__ import annotations
 
 import json
-from importlib import resources
+from pathlib import Path
 from typing import Any, Dict, List, Tuple, Union
 
 __all__ = ["SCHEMA_NAMES", "schema_text", "schema", "SchemaIssue", "table_schema_issues"]
 
 #: The schemas shipped in ``vfiocompat/schemas`` (and the repository's ``schemas/``).
-SCHEMA_NAMES = ("table", "verdict", "explanation", "device-version", "plugins", "validation", "code")
+SCHEMA_NAMES = ("table", "verdict", "explanation", "device-version", "plugins", "validation", "code",
+                "inventory", "placement", "labels")
+
+_SCHEMAS = Path(__file__).resolve().parent / "schemas"
 
 SchemaIssue = Tuple[Tuple[Union[str, int], ...], str]
 
@@ -22,7 +25,7 @@ def schema_text(name: str) -> str:
     """The text of ``schemas/<name>.schema.json``."""
     if name not in SCHEMA_NAMES:
         raise ValueError(f"unknown schema {name!r}; known: {', '.join(SCHEMA_NAMES)}")
-    return resources.files("vfiocompat").joinpath("schemas").joinpath(f"{name}.schema.json").read_text("utf-8")
+    return (_SCHEMAS / f"{name}.schema.json").read_text("utf-8")
 
 
 _loaded: Dict[str, Any] = {}

@@ -45,11 +45,17 @@ class Rule:
     conditions: Tuple[Condition, ...]
     index: int
     description: Optional[str] = None
+    notes: Optional[str] = None
     source_url: Optional[str] = None
     code: Optional[str] = None
     message: Optional[str] = None
     hint: Optional[str] = None
     allow_downgrade: Tuple[str, ...] = ()
+    #: The conditions with index pins first: they fail fastest for rules the index did not pick.
+    pinned_first: Tuple[Condition, ...] = field(default=(), repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "pinned_first", tuple(sorted(self.conditions, key=lambda c: c.pin is None)))
 
     def failures(self, source: Mapping[str, Any], target: Mapping[str, Any]) -> List[Optional[Failure]]:
         """Each condition's failure, or ``None`` where it holds, in order."""
@@ -57,7 +63,7 @@ class Rule:
 
     def holds(self, source: Mapping[str, Any], target: Mapping[str, Any]) -> bool:
         """Whether every condition holds (stops at the first that does not)."""
-        return all(condition.check(source, target) is None for condition in self.conditions)
+        return all(condition.holds(source, target) for condition in self.conditions)
 
 
 @dataclass(frozen=True)
@@ -155,6 +161,43 @@ class Table:
     def rules_of(self, effect: str) -> Tuple[Rule, ...]:
         """The allow or the deny rules, in table order."""
         return (self._allow if effect == "allow" else self._deny).rules
+
+    def denials(self, source: Mapping[str, Any], target: Mapping[str, Any]) -> List[Rule]:
+        """Every deny rule that holds, in table order."""
+        return [rule for rule in self._deny.candidates(source, target) if rule.holds(source, target)]
+
+    def nearest_miss(self, source: Mapping[str, Any], target: Mapping[str, Any]) -> Optional[Rule]:
+        """The allow rule that comes nearest to holding, or ``None`` when there is none.
+
+        Nearest means: among the rules the index picks for this pair (those whose pinned values
+        match it: rules about these devices), the fewest failing conditions, the first on a tie;
+        only when the index picks none, the same over every allow rule. Evaluation stops as soon
+        as a rule cannot beat the best so far, so large tables are not evaluated in full.
+        """
+        candidates = self._allow.candidates(source, target)
+        best: Optional[Rule] = None
+        best_count = MAX_CONDITIONS + 1
+        for rule in candidates or self._allow.rules:
+            count = _count_failures(rule, source, target, best_count)
+            if count < best_count:
+                best, best_count = rule, count
+        return best
+
+    def picked(self, source: Mapping[str, Any], target: Mapping[str, Any]) -> FrozenSet[int]:
+        """Indexes of the allow rules ``nearest_miss`` ranks first for this pair (all, when none is picked)."""
+        rules = self._allow.candidates(source, target) or self._allow.rules
+        return frozenset(rule.index for rule in rules)
+
+
+def _count_failures(rule: Rule, source: Mapping[str, Any], target: Mapping[str, Any], limit: int) -> int:
+    """How many of ``rule``'s conditions fail, counting no further than ``limit``."""
+    count = 0
+    for condition in rule.pinned_first:
+        if not condition.holds(source, target):
+            count += 1
+            if count >= limit:
+                break
+    return count
 
 
 def compile_table(data: Mapping[str, Any], *, origin: str, plugin: str) -> Table:
@@ -340,6 +383,7 @@ def _compile_rule(raw: Any, index: int, fmt: StringFormat, fail: Any) -> Rule:
         conditions=tuple(conditions),
         index=index,
         description=_optional_text(raw, "description"),
+        notes=_optional_text(raw, "notes"),
         source_url=_optional_text(raw, "source_url"),
         code=_optional_text(raw, "code"),
         message=_optional_text(raw, "message"),

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from pathlib import Path
 from typing import Optional
 
@@ -51,6 +50,8 @@ def remember_valid(raw: bytes) -> None:
     folder = cache_dir()
     if folder is None:
         return
+    import tempfile
+
     try:
         folder.mkdir(parents=True, exist_ok=True)
         entry = folder / digest(raw)

@@ -73,6 +73,7 @@ class RuleTrial:
     holds: bool
     conditions: Tuple[ConditionResult, ...]
     description: Optional[str] = None
+    notes: Optional[str] = None
 
     @property
     def failed(self) -> Tuple[ConditionResult, ...]:

@@ -12,9 +12,10 @@ loose guess:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Tuple, Union
+from typing import TYPE_CHECKING, Any, Tuple, Union
 
-from packaging.version import InvalidVersion, Version
+if TYPE_CHECKING:
+    from packaging.version import Version
 
 __all__ = ["SCHEMES", "VersionValue", "parse_version"]
 
@@ -60,6 +61,9 @@ class VersionValue:
 def parse_version(raw: str, scheme: str) -> VersionValue:
     """Read ``raw`` under ``scheme``; raise ``ValueError`` saying why it cannot be read."""
     if scheme == "pep440":
+        # Imported here: tables with only dotted versions never pay for packaging at start-up.
+        from packaging.version import InvalidVersion, Version
+
         try:
             version = Version(raw)
         except InvalidVersion:

@@ -11,7 +11,7 @@ import pytest
 from vfiocompat import Registry
 from vfiocompat.testing import RegistryFactory, assert_compatible, assert_examples_pass, assert_refused
 
-# Skipped, not failed, where the plugin is not installed (vfiocompat's own test run of this template).
+# Skipped, not failed, in a checkout where the plugin is not installed yet.
 pytest.importorskip("vfiocompat_example_vendor", reason="the plugin is not installed: run `pip install -e .` first")
 
 PLUGIN = "example-vendor"

@@ -1,0 +1,109 @@
+"""W1: warm pairwise checks through the public API over the reference plugins' device space.
+
+Goals: >= 1,000,000 verdict-only checks per second; a full explanation of a rejected pair in
+<= 20 microseconds. Baselines measured in the same run: a hand-written GVT-g check with its
+parse cached, and without the cache.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from typing import Callable, Dict, List, Tuple
+
+import vfiocompat
+
+GOAL_CHECKS = 1_000_000
+GOAL_EXPLAIN_US = 20.0
+
+
+def device_space(registry: vfiocompat.Registry) -> Dict[int, List[str]]:
+    """Every device_version the installed tables' examples mention, by vendor."""
+    by_vendor: Dict[int, List[str]] = {}
+    for table in registry.tables:
+        for example in table.examples:
+            for text in (example.source, example.target):
+                side = registry.resolve(text)
+                if side.device is not None and text not in by_vendor.get(side.device.vendor_id, []):
+                    by_vendor.setdefault(side.device.vendor_id, []).append(text)
+    return by_vendor
+
+
+def fleet_pairs(space: Dict[int, List[str]], count: int) -> List[Tuple[str, str]]:
+    """Pairs drawn as a fleet repeats its devices: a few common device_versions dominate."""
+    rng = random.Random(7)
+    vendors = sorted(space)
+    pairs = []
+    for _ in range(count):
+        strings = space[rng.choice(vendors)]
+        weights = [1.0 / (rank + 1) for rank in range(len(strings))]
+        source, target = rng.choices(strings, weights, k=2)
+        pairs.append((source, target))
+    return pairs
+
+
+def rate(function: Callable[[str, str], object], pairs: List[Tuple[str, str]], rounds: int = 5) -> float:
+    """Best-of-rounds calls per second."""
+    best = float("inf")
+    for _ in range(rounds):
+        start = time.perf_counter()
+        for source, target in pairs:
+            function(source, target)
+        best = min(best, time.perf_counter() - start)
+    return len(pairs) / best
+
+
+def hand_written(cache: bool) -> Callable[[str, str], bool]:
+    """The 'for scale' baseline: split a GVT-g string, compare type, compare a version tuple."""
+    parsed: Dict[str, Tuple[str, str, Tuple[int, ...]]] = {}
+
+    def parse(text: str) -> Tuple[str, str, Tuple[int, ...]]:
+        vendor, interface, rest = text.split(":", 2)
+        head, _, version = rest.rpartition("-")
+        return vendor, head, (int(interface), int(version, 16))
+
+    def check(source: str, target: str) -> bool:
+        if cache:
+            s = parsed.get(source) or parsed.setdefault(source, parse(source))
+            t = parsed.get(target) or parsed.setdefault(target, parse(target))
+        else:
+            s, t = parse(source), parse(target)
+        return s[0] == t[0] and s[1] == t[1] and t[2] >= s[2]
+
+    return check
+
+
+def main() -> Dict[str, float]:
+    registry = vfiocompat.default_registry()
+    space = device_space(registry)
+    pairs = fleet_pairs(space, 200_000)
+    for source, target in pairs:
+        registry.is_compatible(source, target)  # warm
+    checks = rate(registry.is_compatible, pairs)
+    api_checks = rate(lambda s, t: vfiocompat.check(s, t).compatible, pairs)
+    gvt = [s for s in space.get(0x8086, []) if s.startswith("0x8086:1:8086-")] or ["0x8086:1:8086-193b-T-00000001"]
+    gvt_pairs = [(gvt[i % len(gvt)], gvt[(i * 3) % len(gvt)]) for i in range(200_000)]
+    cached = rate(hand_written(True), gvt_pairs)
+    uncached = rate(hand_written(False), gvt_pairs)
+    rejected = sorted({p for p in pairs if not registry.is_compatible(*p)})[:200]
+    for pair in rejected:
+        registry.explain(*pair)
+    start = time.perf_counter()
+    rounds = 20
+    for _ in range(rounds):
+        for pair in rejected:
+            registry.explain(*pair)
+    explain_us = (time.perf_counter() - start) / (rounds * len(rejected)) * 1e6
+    print(f"W1 device space: {sum(map(len, space.values()))} device_versions, {len(set(pairs))} distinct pairs,"
+          f" {len(registry.tables)} tables")
+    print(f"W1 verdict-only checks (Registry.is_compatible): {checks:,.0f}/s"
+          f"  goal {GOAL_CHECKS:,}/s  ratio {checks / GOAL_CHECKS:.2f}x")
+    print(f"W1 vfiocompat.check(...).compatible: {api_checks:,.0f}/s  ratio {api_checks / GOAL_CHECKS:.2f}x")
+    print(f"W1 baseline hand-written check, parse cached: {cached:,.0f}/s; uncached: {uncached:,.0f}/s")
+    print(f"W1 full explanation of a rejected pair: {explain_us:.1f} us  goal {GOAL_EXPLAIN_US:.0f} us"
+          f"  ratio {GOAL_EXPLAIN_US / explain_us:.2f}x ({len(rejected)} rejected pairs)")
+    return {"checks_per_s": checks, "explain_us": explain_us}
+
+
+if __name__ == "__main__":
+    main()

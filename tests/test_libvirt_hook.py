@@ -1,0 +1,256 @@
+"""The libvirt hook, driven exactly as libvirt drives it: `SCRIPT GUEST migrate begin -`, XML on stdin, exit status."""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+import pytest
+
+from vfiocompat.libvirt_xml import NAMESPACE, DomainXMLError, parse_domain
+
+
+def _fixtures() -> Any:
+    name = "vfiocompat_test_sysfs_fixtures"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("sysfs_fixtures.py"))
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+fx = _fixtures()
+UUID = "c2177883-f1bb-47f0-914d-32a22e3a8804"
+PCI = "0000:3b:00.1"
+
+
+def domain_xml(versions: Dict[str, str], *, hostdevs: bool = True, metadata: bool = True) -> bytes:
+    """A domain XML as `virsh dumpxml --migratable` prints it, with an mdev and a PCI hostdev."""
+    entries = "".join(
+        f"<vfiocompat:device {'uuid' if '-' in key else 'address'}='{key}' version='{value}'/>"
+        for key, value in versions.items()
+    )
+    meta = f"""
+  <metadata>
+    <libosinfo:libosinfo xmlns:libosinfo="http://libosinfo.org/xmlns/libvirt/domain/1.0">
+      <libosinfo:os id="http://rhel.redhat.com/rhel/9.2"/>
+    </libosinfo:libosinfo>
+    <vfiocompat:devices xmlns:vfiocompat="{NAMESPACE}">{entries}</vfiocompat:devices>
+  </metadata>""" if metadata else ""
+    devices = f"""
+    <hostdev mode='subsystem' type='mdev' managed='no' model='vfio-pci' display='off'>
+      <source>
+        <address uuid='{UUID}'/>
+      </source>
+      <alias name='hostdev0'/>
+      <address type='pci' domain='0x0000' bus='0x07' slot='0x00' function='0x0'/>
+    </hostdev>
+    <hostdev mode='subsystem' type='pci' managed='yes'>
+      <driver name='vfio'/>
+      <source>
+        <address domain='0x0000' bus='0x3b' slot='0x00' function='0x1'/>
+      </source>
+      <alias name='hostdev1'/>
+      <address type='pci' domain='0x0000' bus='0x08' slot='0x00' function='0x0'/>
+    </hostdev>""" if hostdevs else ""
+    return f"""<domain type='kvm' id='7'>
+  <name>vm-01</name>
+  <uuid>5d6b1f1e-2c1a-4f0e-9d8c-7b6a5f4e3d2c</uuid>{meta}
+  <memory unit='KiB'>8388608</memory>
+  <vcpu placement='static'>4</vcpu>
+  <os>
+    <type arch='x86_64' machine='pc-q35-8.2'>hvm</type>
+    <boot dev='hd'/>
+  </os>
+  <features><acpi/><apic/></features>
+  <cpu mode='host-passthrough' check='none' migratable='on'/>
+  <devices>
+    <emulator>/usr/libexec/qemu-kvm</emulator>
+    <disk type='file' device='disk'>
+      <driver name='qemu' type='qcow2'/>
+      <source file='/var/lib/libvirt/images/vm-01.qcow2'/>
+      <target dev='vda' bus='virtio'/>
+    </disk>
+    <interface type='network'>
+      <mac address='52:54:00:6b:3c:58'/>
+      <source network='default'/>
+      <model type='virtio'/>
+    </interface>{devices}
+  </devices>
+</domain>
+""".encode()
+
+
+@pytest.fixture()
+def destination(tmp_path: Path) -> Any:
+    """A destination host: a w1 fw 2.0 function on a variant driver and an mdev of type w2 fw 2.0."""
+    fs = fx.FakeSysfs(tmp_path / "sys")
+    fs.add_pci(PCI, "0xfffd", "0x0001", attrs={"tv_model": "w1", "tv_fw": "2.0"}, driver="tv_vfio_pci")
+    fs.add_mdev_parent("0000:00:02.0", "0xfffd", "0x0002", {"tv-w2": ("W2", 2, {"tv_model": "w2", "tv_fw": "2.0"})})
+    fs.add_mdev("0000:00:02.0", UUID, "tv-w2")
+    return fs
+
+
+def hook(tmp_path: Path, root: Path, stdin: bytes, args: Optional[List[str]] = None) -> Any:
+    return fx.run_cli(["libvirt-hook", *(args or ["vm-01", "migrate", "begin", "-"])], fx.cli_env(tmp_path, root),
+                      stdin=stdin)
+
+
+def test_allowed_migration_is_silent(destination: Any, tmp_path: Path) -> None:
+    xml = domain_xml({PCI: fx.dv("w1", "1.5"), UUID: fx.dv("w2", "2.0")})
+    result = hook(tmp_path, destination.root, xml)
+    assert (result.returncode, result.stdout, result.stderr) == (0, b"", b"")
+
+
+def test_incompatible_migration_is_refused_with_one_line(destination: Any, tmp_path: Path) -> None:
+    xml = domain_xml({PCI: fx.dv("w1", "3.0"), UUID: fx.dv("w2", "2.0")})
+    result = hook(tmp_path, destination.root, xml)
+    assert result.returncode == 1 and result.stdout == b""
+    line = result.stderr.decode()
+    assert line.count("\n") == 1 and "Traceback" not in line
+    assert line.startswith("vfiocompat: refusing migration of 'vm-01': hostdev pci:0000:3b:00.1: error[VC411]")
+    assert fx.dv("w1", "3.0") in line
+
+
+def test_deny_rule_refuses_the_mdev(destination: Any, tmp_path: Path) -> None:
+    (destination.root / "devices/pci0000:00/0000:00:01.0/0000:00:02.0/mdev_supported_types/tv-w2/tv_fw").write_text(
+        "2.5\n")
+    xml = domain_xml({PCI: fx.dv("w1", "1.0"), UUID: fx.dv("w2", "2.0")})
+    result = hook(tmp_path, destination.root, xml)
+    assert result.returncode == 1
+    assert f"hostdev mdev:{UUID}: error[TV_FW_ERRATA]" in result.stderr.decode()
+
+
+def test_destination_on_plain_vfio_pci_is_refused(tmp_path: Path) -> None:
+    fs = fx.FakeSysfs(tmp_path / "sys")
+    fs.add_pci(PCI, "0x15b3", "0x101e")
+    fs.add_mdev_parent("0000:00:02.0", "0xfffd", "0x0002", {"tv-w2": ("W2", 2, {"tv_model": "w2", "tv_fw": "2.0"})})
+    fs.add_mdev("0000:00:02.0", UUID, "tv-w2")
+    result = hook(tmp_path, fs.root, domain_xml({PCI: "0x15b3:1:x", UUID: fx.dv("w2", "2.0")}))
+    assert result.returncode == 1
+    assert b"hostdev pci:0000:3b:00.1: error[VC601]" in result.stderr and b"mlx5_vfio_pci" in result.stderr
+
+
+def test_hostdev_absent_on_destination_is_refused(tmp_path: Path) -> None:
+    fs = fx.FakeSysfs(tmp_path / "sys")
+    fs.add_pci(PCI, "0xfffd", "0x0001", attrs={"tv_model": "w1", "tv_fw": "2.0"}, driver="tv_vfio_pci")
+    result = hook(tmp_path, fs.root, domain_xml({PCI: fx.dv("w1", "1.0"), UUID: fx.dv("w2", "2.0")}))
+    assert result.returncode == 1
+    assert f"hostdev mdev:{UUID}: error[VC606]: hostdev mdev:{UUID} is not a VFIO device".encode() in result.stderr
+
+
+def test_hostdev_without_metadata_is_refused(destination: Any, tmp_path: Path) -> None:
+    result = hook(tmp_path, destination.root, domain_xml({PCI: fx.dv("w1", "1.0")}))
+    assert result.returncode == 1 and f"hostdev mdev:{UUID}: error[VC606]".encode() in result.stderr
+    result = hook(tmp_path, destination.root, domain_xml({}, metadata=False))
+    assert result.returncode == 1 and b"error[VC606]" in result.stderr
+
+
+def test_domain_without_hostdevs_passes(destination: Any, tmp_path: Path) -> None:
+    result = hook(tmp_path, destination.root, domain_xml({}, hostdevs=False, metadata=False))
+    assert (result.returncode, result.stdout, result.stderr) == (0, b"", b"")
+
+
+@pytest.mark.parametrize("args", [["vm-01", "started", "begin", "-"], ["vm-01", "prepare", "begin", "-"],
+                                  ["vm-01", "release", "end", "-"], ["vm-01", "restore", "begin", "-"]])
+def test_other_calls_pass_through_without_reading_stdin(args: List[str], destination: Any, tmp_path: Path) -> None:
+    # stdin stays open and empty: a hook that read it would block until the timeout.
+    process = subprocess.Popen([fx.console_script(), "libvirt-hook", *args], stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               env=fx.cli_env(tmp_path, destination.root))
+    try:
+        status = process.wait(timeout=60)
+    finally:
+        assert process.stdin is not None
+        process.stdin.close()
+    assert process.stdout is not None and process.stderr is not None
+    assert (status, process.stdout.read(), process.stderr.read()) == (0, b"", b"")
+
+
+BOMB = b"""<?xml version="1.0"?>
+<!DOCTYPE domain [
+  <!ENTITY a "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa">
+  <!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">
+  <!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;">
+  <!ENTITY d "&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;">
+  <!ENTITY e "&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;">
+  <!ENTITY f "&e;&e;&e;&e;&e;&e;&e;&e;&e;&e;&e;&e;&e;&e;&e;&e;&e;&e;&e;&e;">
+]>
+<domain type='kvm'><name>&f;</name></domain>
+"""
+EXTERNAL = b"""<?xml version="1.0"?>
+<!DOCTYPE domain [ <!ENTITY x SYSTEM "file:///etc/passwd"> ]>
+<domain type='kvm'><name>&x;</name></domain>
+"""
+
+
+def _oversize() -> bytes:
+    xml = domain_xml({PCI: fx.dv("w1", "1.0"), UUID: fx.dv("w2", "2.0")})
+    return xml.replace(b"<devices>", b"<devices><!--" + b"x" * (1 << 20) + b"-->")
+
+
+@pytest.mark.parametrize(("name", "payload", "words"), [
+    ("entity bomb", BOMB, b"DOCTYPE or ENTITY"),
+    ("external entity", EXTERNAL, b"DOCTYPE or ENTITY"),
+    ("utf-16 doctype", BOMB.replace(b'<?xml version="1.0"?>', b"").decode().encode("utf-16"), b"DOCTYPE or ENTITY"),
+    ("oversize", _oversize(), b"larger than 1048576 bytes"),
+    ("malformed", b"<domain><devices></domain>", b"malformed"),
+    ("undeclared entity", b"<domain><name>&x;</name></domain>", b"malformed"),
+])
+def test_hostile_xml_is_refused(name: str, payload: bytes, words: bytes, destination: Any, tmp_path: Path) -> None:
+    result = hook(tmp_path, destination.root, payload)
+    assert result.returncode == 1, name
+    assert b"error[VC607]" in result.stderr and words in result.stderr
+    assert b"root:" not in result.stderr and b"aaaa" not in result.stderr
+    assert result.stderr.count(b"\n") == 1
+
+
+def test_parse_domain_reads_interface_hostdevs_aliases_and_libvirt_namespacing() -> None:
+    xml = f"""<domain type='kvm'><name>v</name>
+      <metadata><vfiocompat:devices xmlns:vfiocompat="{NAMESPACE}">
+        <vfiocompat:device alias='ua-nic' version='0xfffd:1:model=w1;fw=1.0'/>
+        <vfiocompat:device address='3b:00.2' version='0xfffd:1:model=w1;fw=1.1'/>
+      </vfiocompat:devices><other:devices xmlns:other="https://example.com/x">
+        <other:device address='0000:3b:00.2' version='0xfffd:1:spoofed'/></other:devices></metadata>
+      <devices>
+        <interface type='hostdev' managed='yes'>
+          <source><address type='pci' domain='0x0000' bus='0x3b' slot='0x10' function='0x3'/></source>
+          <alias name='ua-nic'/>
+        </interface>
+        <hostdev mode='subsystem' type='pci'><source><address domain='0' bus='0x3b' slot='0' function='2'/></source>
+        </hostdev>
+        <hostdev mode='capabilities' type='storage'><source><block>/dev/sdb</block></source></hostdev>
+      </devices></domain>""".encode()
+    domain = parse_domain(xml)
+    assert domain.name == "v"
+    assert [h.id for h in domain.hostdevs] == ["pci:0000:3b:10.3", "pci:0000:3b:00.2"]
+    assert domain.source_version(domain.hostdevs[0]) == "0xfffd:1:model=w1;fw=1.0"
+    assert domain.source_version(domain.hostdevs[1]) == "0xfffd:1:model=w1;fw=1.1", "other namespaces are ignored"
+    with pytest.raises(DomainXMLError):
+        parse_domain(b"<network><name>n</name></network>")
+
+
+def test_libvirt_metadata_round_trips_through_libvirt_namespacing(destination: Any, tmp_path: Path) -> None:
+    env = fx.cli_env(tmp_path, destination.root)
+    result = fx.run_cli(["libvirt-metadata", "--device", f"{PCI}={fx.dv('w1', '1.0')}",
+                         "--device", f"{UUID.upper()}={fx.dv('w2', '2.0')}",
+                         "--device", "alias:ua-x=0xfffd:1:a=b"], env)
+    assert result.returncode == 0, result.stderr
+    element = result.stdout.decode().strip()
+    assert element.startswith("<devices><device ") and element.endswith("</devices>")
+    # What `virsh metadata --uri NS --key vfiocompat --set ELEMENT` stores: the same element, namespaced.
+    stored = element.replace("<devices>", f'<vfiocompat:devices xmlns:vfiocompat="{NAMESPACE}">').replace(
+        "<device ", "<vfiocompat:device ").replace("</devices>", "</vfiocompat:devices>")
+    domain = parse_domain(domain_xml({}, metadata=False).replace(b"<memory", f"<metadata>{stored}</metadata><memory"
+                                                                                .encode(), 1))
+    assert [domain.source_version(h) for h in domain.hostdevs] == [fx.dv("w2", "2.0"), fx.dv("w1", "1.0")]
+    probed = fx.run_cli(["libvirt-metadata", "--probe"], env)
+    assert probed.returncode == 0
+    assert f"address=\"{PCI}\" version=\"{fx.dv('w1', '2.0')}\"" in probed.stdout.decode()
+    bad = fx.run_cli(["libvirt-metadata", "--device", "eth0=0xfffd:1:x"], env)
+    assert bad.returncode == 2 and b"not a PCI address" in bad.stderr

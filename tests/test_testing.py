@@ -1,0 +1,299 @@
+"""vfiocompat.testing: isolated registries for a vendor's tests, and assertions that show the reasons."""
+
+from __future__ import annotations
+
+import copy
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Callable, Dict, Iterator, List
+
+import pytest
+
+from vfiocompat import Registry, hookimpl
+from vfiocompat.testing import (
+    PluginLoadError,
+    assert_compatible,
+    assert_examples_pass,
+    assert_plugins_ok,
+    assert_refused,
+    describe_verdict,
+    load_registry,
+)
+
+from .conftest import BASE_TABLE, dv
+
+pytest_plugins = ["pytester"]
+
+Write = Callable[..., Path]
+
+
+def with_examples(*examples: Dict[str, Any], **table: Any) -> Dict[str, Any]:
+    data = copy.deepcopy(BASE_TABLE)
+    data["table"].update(table)
+    data["examples"] = list(examples)
+    return data
+
+
+GOOD_EXAMPLES = (
+    {"source": dv(v="1.0"), "target": dv(v="1.1"), "compatible": True},
+    {"source": dv(v="1.1"), "target": dv(v="1.0"), "compatible": False, "code": "VC411"},
+)
+
+
+class TablePlugin:
+    """A plugin object shipping the given table files."""
+
+    def __init__(self, *paths: Path) -> None:
+        self.paths = list(paths)
+
+    @hookimpl
+    def vfiocompat_tables(self) -> List[Path]:
+        return self.paths
+
+
+@pytest.fixture
+def installed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., None]]:
+    """Install a fake distribution (dist-info + module) on sys.path, found as entry points are."""
+    site = tmp_path / "site"
+    site.mkdir()
+    monkeypatch.syspath_prepend(str(site))
+    modules: List[str] = []
+
+    def install(entry: str, module: str, source: str) -> None:
+        info = site / f"{module}-1.0.dist-info"
+        info.mkdir()
+        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {module}\nVersion: 1.0\n", "utf-8")
+        (info / "entry_points.txt").write_text(f"[vfiocompat]\n{entry} = {module}\n", "utf-8")
+        (site / f"{module}.py").write_text(textwrap.dedent(source), "utf-8")
+        modules.append(module)
+
+    yield install
+    for module in modules:
+        sys.modules.pop(module, None)
+
+
+def table_module_source(path: Path) -> str:
+    return f"""
+        from vfiocompat import hookimpl
+
+        @hookimpl
+        def vfiocompat_tables():
+            return [{str(path)!r}]
+    """
+
+
+# -- loading ---------------------------------------------------------------------------------
+
+
+def test_entry_point_by_name_is_loaded_alone(installed: Callable[..., None], write_table: Write) -> None:
+    mine = write_table(with_examples(*GOOD_EXAMPLES))
+    # A neighbour that claims the same strings and another that cannot even be imported.
+    installed("mine", "vc_test_mine", table_module_source(mine))
+    installed("rival", "vc_test_rival", table_module_source(write_table(with_examples(id="rival"))))
+    installed("broken", "vc_test_broken", "raise ImportError('no such driver')\n")
+
+    everything = Registry.from_environment()
+    assert {"mine", "rival", "broken"} <= {record.name for record in everything.plugins}
+    assert not everything.check(dv(v="1.0"), dv(v="1.1")).compatible  # the overlap refuses it there
+
+    registry = load_registry("mine")
+    assert [record.name for record in registry.plugins] == ["mine"]
+    assert [table.id for table in registry.tables] == ["t"]
+    assert_compatible(registry, dv(v="1.0"), dv(v="1.1"))
+
+
+def test_disabled_environment_does_not_hide_the_plugin_under_test(
+    installed: Callable[..., None], write_table: Write, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    installed("mine", "vc_test_mine2", table_module_source(write_table(with_examples(*GOOD_EXAMPLES))))
+    monkeypatch.setenv("VFIOCOMPAT_DISABLE_PLUGINS", "mine")
+    assert load_registry("mine").is_compatible(dv(v="1.0"), dv(v="1.1"))
+
+
+def test_unknown_entry_point_names_what_is_installed(installed: Callable[..., None], write_table: Write) -> None:
+    installed("mine", "vc_test_mine3", table_module_source(write_table(with_examples())))
+    with pytest.raises(PluginLoadError) as caught:
+        load_registry("mien")
+    message = str(caught.value)
+    assert "no installed vfiocompat plugin named 'mien'" in message
+    assert "'mine'" in message and "pip install" in message
+
+
+def test_entry_point_that_fails_to_import_is_reported(installed: Callable[..., None]) -> None:
+    installed("broken", "vc_test_broken2", "raise ImportError('no such driver')\n")
+    with pytest.raises(PluginLoadError, match=r"plugin 'broken' \(vc_test_broken2 1.0\) failed to import:"
+                                               r" ImportError: no such driver"):
+        load_registry("broken")
+
+
+def test_objects_modules_and_named_pairs(write_table: Write) -> None:
+    path = write_table(with_examples())
+    module = ModuleType("my_vendor_plugin")
+
+    @hookimpl
+    def vfiocompat_tables() -> List[Path]:
+        return [path]
+
+    module.vfiocompat_tables = vfiocompat_tables  # type: ignore[attr-defined]
+    assert [r.name for r in load_registry(module).plugins] == ["my_vendor_plugin"]
+    assert [r.name for r in load_registry(("acme-gpu", TablePlugin(path))).plugins] == ["acme-gpu"]
+    assert [r.name for r in load_registry(TablePlugin(path)).plugins] == ["TablePlugin"]
+    tables_only = load_registry(tables=[path])
+    assert [(r.name, [t.id for t in r.tables]) for r in tables_only.plugins] == [("table-file", ["t"])]
+
+
+def test_strict_loading_fails_on_an_invalid_table(write_table: Write) -> None:
+    broken = with_examples()
+    broken["rules"][0]["conditions"][1]["test"] = "equal_or_newer"
+    plugin = ("acme-gpu", TablePlugin(write_table(broken)))
+    with pytest.raises(PluginLoadError) as caught:
+        load_registry(plugin)
+    assert len(caught.value.failures) == 1
+    assert caught.value.failures[0].startswith("plugin 'acme-gpu': error[VC304]: table invalid:")
+    lenient = load_registry(plugin, strict=False)
+    assert lenient.check(dv(), dv()).codes == ("VC304", "VC304")  # source and target both unserved
+
+
+def test_overlapping_claims_fail_strict_loading(write_table: Write) -> None:
+    first, second = write_table(with_examples()), write_table(with_examples(id="t2", prefixes=["k=a"]))
+    with pytest.raises(PluginLoadError, match="VC305"):
+        load_registry(("one", TablePlugin(first)), ("two", TablePlugin(second)))
+    with pytest.raises(PluginLoadError, match="VC305"):
+        assert_plugins_ok(load_registry(("one", TablePlugin(first)), ("two", TablePlugin(second)), strict=False))
+
+
+# -- assertions ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def registry(write_table: Write) -> Registry:
+    return load_registry(tables=[write_table(with_examples(*GOOD_EXAMPLES))])
+
+
+def test_assert_compatible_returns_the_verdict_or_shows_every_reason(registry: Registry) -> None:
+    verdict = assert_compatible(registry, dv(v="1.0"), dv(v="1.2"), rule="same-k-newer-v")
+    assert verdict.compatible and verdict.decided_by is not None
+    with pytest.raises(AssertionError) as caught:
+        assert_compatible(registry, dv(k="a", v="1.1"), dv(k="b", v="1.0"))
+    message = str(caught.value)
+    assert message.startswith("expected compatible, got not compatible: ")
+    assert "table error[VC410]: k differs" in message
+    assert "table error[VC411]: target v is older than the source's" in message
+    assert "= values: field v, source 1.1, target 1.0" in message
+    assert "= hint: use a target with v >= 1.1" in message
+
+
+def test_assert_compatible_checks_the_deciding_rule(registry: Registry) -> None:
+    with pytest.raises(AssertionError, match="expected rule 'other' to allow the pair, but rule 'same-k-newer-v'"):
+        assert_compatible(registry, dv(v="1.0"), dv(v="1.1"), rule="other")
+
+
+def test_assert_refused_with_codes(registry: Registry) -> None:
+    verdict = assert_refused(registry, dv(k="a", v="1.1"), dv(k="b", v="1.0"), code="VC411")
+    assert verdict.codes == ("VC410", "VC411")
+    assert_refused(registry, dv(k="a", v="1.1"), dv(k="b", v="1.0"), code=["VC410", "VC411"], rule="same-k-newer-v")
+    with pytest.raises(AssertionError) as caught:
+        assert_refused(registry, dv(v="1.1"), dv(v="1.0"), code="VC415")
+    assert "VC415 is not among the reasons (VC411)" in str(caught.value)
+    with pytest.raises(AssertionError, match="expected not compatible with reason VC411, got compatible"):
+        assert_refused(registry, dv(v="1.0"), dv(v="1.1"), code="VC411")
+    with pytest.raises(AssertionError, match="expected the refusal to name rule 'nope'"):
+        assert_refused(registry, dv(v="1.1"), dv(v="1.0"), rule="nope")
+
+
+def test_assert_refused_without_code_will_not_pass_on_an_unjudged_pair(registry: Registry) -> None:
+    typo = dv(v="1.0").replace("k=", "kk=")
+    with pytest.raises(AssertionError, match=r"refused only because the pair could not be judged \(VC204\)"):
+        assert_refused(registry, dv(v="1.0"), typo)
+    assert_refused(registry, dv(v="1.0"), typo, code="VC204")
+    with pytest.raises(AssertionError, match=r"could not be judged \(VC111\)"):
+        assert_refused(registry, dv(v="1.0"), dv(v="one"))
+    assert_refused(registry, dv(v="1.1"), dv(v="1.0"))  # a real rule refusal needs no code
+
+
+def test_assert_examples_pass(write_table: Write) -> None:
+    good = load_registry(tables=[write_table(with_examples(*GOOD_EXAMPLES))])
+    assert [o.passed for o in assert_examples_pass(good)] == [True, True]
+    assert len(assert_examples_pass(good, table="t")) == 2
+    with pytest.raises(AssertionError, match=r"no table 'x' in the registry \(tables: 't'\)"):
+        assert_examples_pass(good, table="x")
+
+    wrong = {"source": dv(v="2.0"), "target": dv(v="1.0"), "compatible": True, "note": "downgrade"}
+    bad = load_registry(tables=[write_table(with_examples(GOOD_EXAMPLES[0], wrong))])
+    with pytest.raises(AssertionError) as caught:
+        assert_examples_pass(bad)
+    message = str(caught.value)
+    assert message.startswith("1 of 2 table examples failed:")
+    assert f"example {dv(v='2.0')} -> {dv(v='1.0')} (downgrade): expected compatible, got not compatible (VC411)"\
+        in message
+    assert "table error[VC411]" in message
+
+    empty = load_registry(tables=[write_table(with_examples())])
+    with pytest.raises(AssertionError, match=r"table 't' has no \[\[examples\]\]"):
+        assert_examples_pass(empty)
+    assert assert_examples_pass(empty, require_examples=False) == ()
+    with pytest.raises(AssertionError, match="the registry has no table"):
+        assert_examples_pass(load_registry())
+
+
+def test_describe_verdict_names_rule_and_reasons(registry: Registry) -> None:
+    allowed = describe_verdict(registry.check(dv(v="1.0"), dv(v="1.1")))
+    assert allowed.splitlines() == [
+        f"compatible: {dv(v='1.0')} -> {dv(v='1.1')}",
+        "  allowed by rule 'same-k-newer-v' of table 't' (plugin 'table-file')",
+    ]
+    refused = describe_verdict(registry.check(dv(v="1.1"), dv(v="1.0"))).splitlines()
+    assert refused[1:] == [
+        "  table error[VC411]: target v is older than the source's",
+        "    = values: field v, source 1.1, target 1.0",
+        "    = rule 'same-k-newer-v' of table 't'",
+        "    = hint: use a target with v >= 1.1",
+    ]
+
+
+# -- as a pytest plugin ----------------------------------------------------------------------
+
+
+def test_fixture_is_available_and_failures_show_reasons(pytester: pytest.Pytester, write_table: Write) -> None:
+    path = write_table(with_examples(*GOOD_EXAMPLES))
+    pytester.makepyfile(test_vendor=f"""
+        from vfiocompat.testing import assert_compatible, assert_examples_pass
+
+        def test_examples(vfiocompat_registry):
+            assert_examples_pass(vfiocompat_registry(tables=[{str(path)!r}]))
+
+        def test_downgrade(vfiocompat_registry):
+            registry = vfiocompat_registry(tables=[{str(path)!r}])
+            assert_compatible(registry, {dv(v="1.1")!r}, {dv(v="1.0")!r})
+    """)
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines([
+        "*AssertionError: expected compatible, got not compatible: *",
+        "*table error?VC411?: target v is older than the source's",
+        "*= hint: use a target with v >= 1.1",
+    ])
+
+
+def test_plugin_does_not_disturb_an_unrelated_test_run(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_other="def test_nothing_to_do_with_vfio():\n    assert 1 + 1 == 2\n")
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "--fixtures")
+    assert result.ret == 0
+    result.stdout.fnmatch_lines(["*vfiocompat_registry*"])
+    pytester.runpytest_inprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)
+
+
+def test_importing_the_plugin_loads_no_vendor_plugin() -> None:
+    # pytest imports it in every run of every project that has vfiocompat installed.
+    code = (
+        "import sys, vfiocompat.testing\n"
+        "from importlib.metadata import distributions\n"
+        "modules = {e.value.split(':')[0].split('.')[0]\n"
+        "           for d in distributions() for e in d.entry_points if e.group == 'vfiocompat'}\n"
+        "print(sorted(m for m in sys.modules if m in modules or m == 'vfiocompat.validation'))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert result.stdout.strip() == "[]"

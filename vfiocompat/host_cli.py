@@ -1,0 +1,187 @@
+"""Host and management-layer commands: probe, place, libvirt-hook, libvirt-metadata, labels.
+
+Each handler imports what it needs, so ``vfiocompat --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import Any, Dict, List, TextIO
+
+__all__ = ["add_commands"]
+
+_NAMESPACE_HINT = "https://vfiocompat.readthedocs.io/xmlns/1"
+
+
+def add_commands(subparsers: Any, common: argparse.ArgumentParser) -> None:
+    """Add the host commands to the ``vfiocompat`` parser."""
+    probe = subparsers.add_parser("probe", parents=[common], help="list this host's VFIO devices and device_versions")
+    probe.add_argument("--sysfs-root", default=None, metavar="DIR",
+                       help="the sysfs tree to read (default: $VFIOCOMPAT_SYSFS_ROOT or /sys)")
+    probe.add_argument("--host", default=None, metavar="NAME", help="the host name to record (default: this host's)")
+    probe.set_defaults(handler=_cmd_probe)
+
+    place = subparsers.add_parser("place", parents=[common],
+                                  help="which hosts can receive a VM with these devices (exit 0 if any, 1 if none)")
+    place.add_argument("--vm", action="append", default=[], required=True, metavar="DEVICE_VERSION",
+                       help="the device_version of one of the VM's devices; repeat for each device")
+    place.add_argument("inventories", nargs="+", metavar="INVENTORY.json",
+                       help="`vfiocompat probe --json` output (one document, or a JSON array of them)")
+    place.set_defaults(handler=_cmd_place)
+
+    hook = subparsers.add_parser("libvirt-hook", parents=[common],
+                                 help="libvirt qemu hook: refuse incompatible incoming migrations")
+    hook.add_argument("hook_args", nargs=argparse.REMAINDER, metavar="GUEST OPERATION SUBOPERATION EXTRA",
+                      help="as libvirt passes them; the domain XML is read from stdin for 'migrate'")
+    hook.set_defaults(handler=_cmd_libvirt_hook)
+
+    metadata = subparsers.add_parser("libvirt-metadata", parents=[common],
+                                     help="print the vfiocompat metadata element for `virsh metadata --set`")
+    metadata.add_argument("--device", action="append", default=[], metavar="KEY=DEVICE_VERSION",
+                          help="KEY is a PCI address, an mdev UUID or alias:NAME; repeatable")
+    metadata.add_argument("--probe", action="store_true", help="take the local devices' device_versions from sysfs")
+    metadata.add_argument("--sysfs-root", default=None, metavar="DIR", help="with --probe: the sysfs tree to read")
+    metadata.set_defaults(handler=_cmd_libvirt_metadata)
+
+    labels = subparsers.add_parser("labels", parents=[common],
+                                   help="node labels / Placement traits: which device classes each host accepts")
+    labels.add_argument("inventories", nargs="+", metavar="INVENTORY.json")
+    labels.add_argument("--format", choices=("k8s", "placement"), default="k8s",
+                        help="text output: Kubernetes node labels (default) or OpenStack Placement traits")
+    labels.set_defaults(handler=_cmd_labels)
+
+
+def _registry(args: argparse.Namespace) -> Any:
+    from .registry import Registry
+
+    return Registry.from_environment(tables=args.table, disabled=args.disable_plugin,
+                                     entry_points=not args.no_plugins)
+
+
+def _emit(out: TextIO, form: Dict[str, Any]) -> None:
+    out.write(json.dumps(form, indent=2) + "\n")
+
+
+def _sysfs_root(value: Any) -> str:
+    from .libvirt_hook import DEFAULT_SYSFS_ROOT, SYSFS_ROOT_ENV
+
+    return str(value or os.environ.get(SYSFS_ROOT_ENV) or DEFAULT_SYSFS_ROOT)
+
+
+def _cmd_probe(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    import socket
+
+    from .inventory import inventory_form
+    from .probe import probe
+
+    inventory = probe(_sysfs_root(args.sysfs_root), _registry(args), host=args.host or socket.gethostname())
+    if args.json:
+        _emit(out, inventory_form(inventory))
+        return 0
+    if not inventory.devices:
+        out.write(f"{inventory.host}: no VFIO devices under {inventory.sysfs_root}\n")
+    for entry in inventory.devices:
+        device = entry.device
+        ids = f"{(device.vendor or '?')[2:]}:{(device.device or '?')[2:]}"
+        extra = f" instances={device.available_instances}" if device.kind == "mdev_type" else ""
+        migrate = {True: "yes", False: "no", None: "unknown"}[entry.can_migrate]
+        out.write(f"{device.id} [{ids}] driver={device.driver or '-'}{extra} migrate={migrate}\n"
+                  f"  device_version: {entry.device_version or '(none)'}\n")
+        for reason in entry.reasons:
+            out.write(f"  {reason.layer} error[{reason.code}]: {reason.message}\n")
+    for issue in inventory.issues:
+        err.write(f"warning[{issue.code}]: {issue.message}\n")
+    return 0
+
+
+def _cmd_place(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from .device_version import parse
+    from .inventory import load_inventories
+    from .placement import place
+
+    vm = [str(parse(text)) for text in args.vm]
+    inventories = load_inventories(args.inventories)
+    result = place(vm, inventories, _registry(args))
+    if args.json:
+        from .json_forms import reason_form
+
+        _emit(out, {
+            "schema_version": 1,
+            "vm_devices": list(result.vm_devices),
+            "fits": list(result.fitting),
+            "hosts": [{
+                "host": h.host, "fits": h.fits,
+                "assignment": [{"vm_index": a.vm_index, "vm_device_version": a.vm_device_version,
+                                "target": a.target, "target_device_version": a.target_device_version}
+                               for a in h.assignment],
+                "unmatched": [{"vm_index": u.vm_index, "vm_device_version": u.vm_device_version, "code": u.code,
+                               "message": u.message, "target": u.target,
+                               "reasons": [reason_form(r) for r in u.reasons]} for u in h.unmatched],
+            } for h in result.hosts],
+        })
+    else:
+        for host in result.hosts:
+            if host.fits:
+                pairs = ", ".join(f"vm[{a.vm_index}] -> {a.target}" for a in host.assignment)
+                out.write(f"{host.host}: fits ({pairs})\n")
+            else:
+                out.write(f"{host.host}: does not fit\n")
+                for miss in host.unmatched:
+                    out.write(f"  host error[{miss.code}]: {miss.message}\n")
+                    for reason in miss.reasons[1:]:
+                        out.write(f"    also error[{reason.code}]: {reason.message}\n")
+    return 0 if result.fitting else 1
+
+
+def _cmd_libvirt_hook(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from .errors import UsageError
+    from .libvirt_hook import refusal_line, run_hook
+
+    hook_args: List[str] = list(args.hook_args)
+    if len(hook_args) < 2:
+        raise UsageError("libvirt-hook expects GUEST OPERATION SUBOPERATION EXTRA, as libvirt passes them")
+    result = run_hook(hook_args, sys.stdin.buffer, lambda: _registry(args))
+    if result.refusal is not None:
+        err.write(refusal_line(hook_args[0], result) + "\n")
+    return result.status
+
+
+def _cmd_libvirt_metadata(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from .errors import UsageError
+    from .libvirt_hook import parse_assignments
+    from .libvirt_xml import SourceVersion, metadata_xml
+
+    entries = parse_assignments(args.device)
+    if args.probe:
+        from .probe import probe
+
+        inventory = probe(_sysfs_root(args.sysfs_root), _registry(args))
+        for entry in inventory.devices:
+            version = entry.device_version
+            if version is None or entry.device.kind == "mdev_type":
+                continue
+            if entry.device.kind == "pci":
+                entries.append(SourceVersion(version, address=entry.device.address))
+            else:
+                entries.append(SourceVersion(version, uuid=entry.device.uuid))
+    if not entries:
+        raise UsageError("libvirt-metadata needs --device KEY=DEVICE_VERSION or --probe (found no device_version)")
+    out.write(metadata_xml(entries) + "\n")
+    return 0
+
+
+def _cmd_labels(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from .inventory import load_inventories
+    from .labels import labels, labels_form
+
+    result = labels(load_inventories(args.inventories), _registry(args))
+    if args.json:
+        _emit(out, labels_form(result))
+        return 0
+    for host in result.hosts:
+        names = [f"{key}=true" for key in host.labels] if args.format == "k8s" else list(host.traits)
+        out.write(" ".join([host.host, *names]) + "\n")
+    return 0
