@@ -6,7 +6,6 @@ import importlib.util
 import itertools
 import json
 import sys
-import time
 from pathlib import Path
 from typing import Any, List, Optional, Sequence
 
@@ -130,9 +129,14 @@ class _Counting:
     def __init__(self, inner: Any) -> None:
         self.inner = inner
         self.pairs: List[Any] = []
+        self.verdicts: List[Any] = []
+
+    def is_compatible(self, source: str, target: str) -> bool:
+        self.pairs.append((source, target))
+        return bool(self.inner.is_compatible(source, target))
 
     def check(self, source: str, target: str) -> Any:
-        self.pairs.append((source, target))
+        self.verdicts.append((source, target))
         return self.inner.check(source, target)
 
 
@@ -144,12 +148,11 @@ def test_ten_thousand_hosts_check_each_distinct_pair_once(registry: Any) -> None
     ]
     fleet = [Inventory(f"host-{i:05d}", kinds[i % 3].devices) for i in range(10_000)]
     counting = _Counting(registry)
-    start = time.perf_counter()
     result = place([fx.dv("w1", "1.0"), fx.dv("w1", "1.5")], fleet, counting)
-    elapsed = time.perf_counter() - start
     assert len(result.fitting) == 10_000 - 3333  # hosts 1, 4, 7, ... have only w2
+    # Each distinct pair is asked once, however many hosts share it (speed is benchmarks/w3's job).
     assert len(counting.pairs) == len(set(counting.pairs)) <= 8
-    assert elapsed < 20, f"placing 10,000 hosts took {elapsed:.1f}s"
+    assert len(counting.verdicts) == len(set(counting.verdicts)) <= 8
 
 
 def _brute_force(edges: Sequence[Sequence[int]], capacity: Sequence[int]) -> int:

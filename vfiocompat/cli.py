@@ -10,7 +10,7 @@ import argparse
 import json
 import sys
 from importlib import import_module
-from typing import Any, Callable, Dict, List, NoReturn, Optional, Sequence, TextIO, Tuple
+from typing import Any, Callable, Dict, List, NoReturn, Optional, Sequence, TextIO, Tuple, cast
 
 from . import __version__
 from .errors import UsageError, VfiocompatError
@@ -20,6 +20,27 @@ __all__ = ["main", "EXIT_OK", "EXIT_REFUSED", "EXIT_BAD_INPUT"]
 EXIT_OK = 0
 EXIT_REFUSED = 1
 EXIT_BAD_INPUT = 2
+
+
+_ESCAPES = {code: f"\\x{code:02x}" for code in (*range(0x20), 0x7F)}
+
+
+def _safe(text: str) -> str:
+    """User text as one line of printable ASCII: control and non-ASCII characters escaped, never raw."""
+    return text.encode("ascii", "backslashreplace").decode("ascii").translate(_ESCAPES)
+
+
+class _SafeStream:
+    """A text stream that escapes what a terminal would act on; newlines between lines stay."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        return self._stream.write("\n".join(_safe(line) for line in text.split("\n")))
+
+    def flush(self) -> None:
+        self._stream.flush()
 
 
 class _Parser(argparse.ArgumentParser):
@@ -65,7 +86,7 @@ def _reason_lines(reason: Any, indent: str = "  ") -> List[str]:
 
 def _verdict_lines(verdict: Any) -> List[str]:
     word = "compatible" if verdict.compatible else "not compatible"
-    lines = [f"{word}: {verdict.source} -> {verdict.target}"]
+    lines = [f"{word}: {_safe(verdict.source)} -> {_safe(verdict.target)}"]
     if verdict.decided_by is not None:
         ref = verdict.decided_by
         action = "allowed" if ref.effect == "allow" else "denied"
@@ -112,7 +133,7 @@ def _explanation_lines(explanation: Any, registry: Any) -> List[str]:
     lines = []
     for side, text in (("source", verdict.source), ("target", verdict.target)):
         resolved = registry.resolve(text)
-        lines.append(f"{side}: {text}")
+        lines.append(f"{side}: {_safe(text)}")
         if resolved.table is not None and resolved.fields is not None:
             shown = ", ".join(
                 f"{spec.name}={render(spec, resolved.fields[spec.name])}"
@@ -298,17 +319,17 @@ def _print_result(result: Dict[str, Any], out: TextIO, err: TextIO) -> None:
     for error in result["errors"]:
         err.write(f"vfiocompat: error[{error['code']}]: {' '.join(error['message'].split())}\n")
     for warning in result["warnings"]:
-        err.write(f"vfiocompat: warning[{warning['code']}]: {result['file']}: rule {warning['rule']!r}"
+        err.write(f"vfiocompat: warning[{warning['code']}]: {_safe(result['file'])}: rule {warning['rule']!r}"
                   f" {warning['message']}\n")
     failed = [e for e in result["examples"] if not e["passed"]]
     for number, example in enumerate(result["examples"], start=1):
         if not example["passed"]:
-            err.write(f"vfiocompat: error[VC506]: {result['file']}: [[examples]] #{number} {example['source']} ->"
-                      f" {example['target']}: {example['problem']}\n")
+            err.write(f"vfiocompat: error[VC506]: {_safe(result['file'])}: [[examples]] #{number}"
+                      f" {_safe(example['source'])} -> {_safe(example['target'])}: {example['problem']}\n")
     if not result["errors"]:
         passed = len(result["examples"]) - len(failed)
         state = "ok" if not failed else "FAILED"
-        out.write(f"{result['file']}: table {result['table']!r} {state}, {passed}/{len(result['examples'])}"
+        out.write(f"{_safe(result['file'])}: table {result['table']!r} {state}, {passed}/{len(result['examples'])}"
                   " examples as expected\n")
 
 
@@ -369,17 +390,17 @@ _COMMAND_MODULES: Tuple[str, ...] = ("scaffold", "host_cli")
 
 def main(argv: Optional[Sequence[str]] = None, out: Optional[TextIO] = None, err: Optional[TextIO] = None) -> int:
     """Run the command line; return the exit status."""
-    out = out or sys.stdout
-    err = err or sys.stderr
+    safe_out = cast(TextIO, _SafeStream(out or sys.stdout))
+    safe_err = cast(TextIO, _SafeStream(err or sys.stderr))
     try:
         args = build_parser().parse_args(argv)
         handler: Callable[[argparse.Namespace, TextIO, TextIO], int] = args.handler
-        return handler(args, out, err)
+        return handler(args, safe_out, safe_err)
     except VfiocompatError as error:
-        err.write(f"vfiocompat: {error.one_line()}\n")
+        safe_err.write(f"vfiocompat: {error.one_line()}\n")
         return EXIT_BAD_INPUT
     except BrokenPipeError:
         return EXIT_OK
     except KeyboardInterrupt:
-        err.write("vfiocompat: interrupted\n")
+        safe_err.write("vfiocompat: interrupted\n")
         return 130

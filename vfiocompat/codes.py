@@ -127,6 +127,21 @@ CODES: Dict[str, CodeInfo] = _table(
     ("VC601", "driver-cannot-migrate", "host",
      "The device is bound to a driver that does not support migration (e.g. plain vfio-pci).",
      "Bind the vendor's migration-capable variant driver (e.g. mlx5_vfio_pci)."),
+    ("VC602", "no-device-version", "host", "No plugin gives this host device a device_version, or plugins disagree.",
+     "Install the vendor's vfiocompat plugin; `vfiocompat probe` shows each device's reasons."),
+    ("VC603", "sysfs-escape", "host", "A sysfs path or symlink leads outside the probed root; it was not followed.",
+     "Check the --sysfs-root tree; a real sysfs has no links leaving it."),
+    ("VC604", "no-compatible-device", "host", "No device on the host can receive this VM device.",
+     "See the nearest device's reasons; bind the variant driver or choose another host."),
+    ("VC605", "devices-exhausted", "host",
+     "Compatible devices exist, but each is needed by another of the VM's devices.",
+     "Free or add a compatible device, or choose another host."),
+    ("VC606", "hostdev-unmatched", "host",
+     "A hostdev has no source device_version in the domain metadata, or is not a VFIO device on this host.",
+     "Record it with `virsh metadata ... --set \"$(vfiocompat libvirt-metadata --probe)\"` on the source."),
+    ("VC607", "domain-xml-refused", "host",
+     "The domain XML is refused: over 1 MiB, malformed, or has DOCTYPE/ENTITY declarations.",
+     "Pass the plain domain XML libvirt produces."),
 )
 
 

@@ -93,19 +93,43 @@ def match(edges: Sequence[Sequence[int]], capacity: Sequence[int]) -> List[Optio
 
 
 class _Judge:
-    """Verdicts memoised by (source, target) text, for one placement run."""
+    """Yes/no answers, verdicts and distances memoised per VM device, for one placement run.
+
+    Keyed first by the VM device's text, then by the host device's: a fleet of thousands of hosts
+    costs one registry call per distinct pair, and the inner lookups build no key tuples.
+    """
 
     def __init__(self, registry: Any) -> None:
         self.registry = registry
-        self.verdicts: Dict[Tuple[str, str], Verdict] = {}
+        self.answers: Dict[str, Dict[str, bool]] = {}
+        self.verdicts: Dict[str, Dict[str, Verdict]] = {}
+        self.distances: Dict[str, Dict[str, Tuple[int, int]]] = {}
+
+    def compatible(self, source: str, targets: Sequence[str]) -> List[int]:
+        """Indexes of ``targets`` that ``source`` may migrate to."""
+        answers = self.answers.setdefault(source, {})
+        found = []
+        for index, target in enumerate(targets):
+            answer = answers.get(target)
+            if answer is None:
+                answer = answers[target] = bool(self.registry.is_compatible(source, target))
+            if answer:
+                found.append(index)
+        return found
 
     def check(self, source: str, target: str) -> Verdict:
-        key = (source, target)
-        verdict = self.verdicts.get(key)
+        verdicts = self.verdicts.setdefault(source, {})
+        verdict = verdicts.get(target)
         if verdict is None:
-            verdict = self.registry.check(source, target)
-            self.verdicts[key] = verdict
+            verdict = verdicts[target] = self.registry.check(source, target)
         return verdict
+
+    def distance(self, source: str, target: str) -> Tuple[int, int]:
+        distances = self.distances.setdefault(source, {})
+        found = distances.get(target)
+        if found is None:
+            found = distances[target] = _distance(self.check(source, target))
+        return found
 
 
 def place(vm_device_versions: Sequence[str], inventories: Sequence[Inventory], registry: Any) -> Placement:
@@ -117,13 +141,13 @@ def place(vm_device_versions: Sequence[str], inventories: Sequence[Inventory], r
 
 def _place_host(vm: Tuple[str, ...], inventory: Inventory, judge: _Judge) -> HostPlacement:
     usable, excluded = targets(inventory)
-    edges: List[List[int]] = []
-    for source in vm:
-        edges.append([i for i, t in enumerate(usable)
-                      if judge.check(source, t.device.device_version or "").compatible])
-    # No VM device needs more instances of one mdev type than there are VM devices.
-    capacity = [min(t.capacity, len(vm)) for t in usable]
-    chosen = match(edges, capacity)
+    texts = [t.device.device_version or "" for t in usable]
+    edges = [judge.compatible(source, texts) for source in vm]
+    if all(edges):
+        # No VM device needs more instances of one mdev type than there are VM devices.
+        chosen = match(edges, [min(t.capacity, len(vm)) for t in usable])
+    else:
+        chosen = [None] * len(vm)  # a VM device without any partner: no matching can fit the host
     if all(c is not None for c in chosen):
         assignment = tuple(
             Assignment(i, vm[i], usable[c].device.device.id, usable[c].device.device_version or "")
@@ -154,7 +178,7 @@ def _no_partner(index: int, source: str, usable: Sequence[Target], excluded: Seq
     """Why no device of the host accepts ``source``: the nearest device and its reasons."""
     # A compatible device that cannot receive (driver cannot migrate, no instance left) explains best.
     for entry in excluded:
-        if entry.device_version is not None and judge.check(source, entry.device_version).compatible:
+        if entry.device_version is not None and judge.compatible(source, [entry.device_version]):
             why = entry.reasons or (Reason("VC604", "host", f"{entry.device.id} has no instance left to create",
                                            field="available_instances"),)
             return Unmatched(index, source, "VC604",
@@ -164,7 +188,7 @@ def _no_partner(index: int, source: str, usable: Sequence[Target], excluded: Seq
     if not candidates:
         return Unmatched(index, source, "VC604",
                          f"VM device {index}: no device on the host has a device_version", None, ())
-    nearest = min(candidates, key=lambda e: _distance(judge.check(source, e.device_version or "")))
+    nearest = min(candidates, key=lambda e: judge.distance(source, e.device_version or ""))
     verdict = judge.check(source, nearest.device_version or "")
     first = verdict.reasons[0].message if verdict.reasons else "not compatible"
     return Unmatched(index, source, "VC604",

@@ -31,6 +31,9 @@ __all__ = [
     "disabled_from_environment",
     "PluginSet",
     "load_plugins",
+    "call_plugin",
+    "HookFailed",
+    "describe_error",
 ]
 
 ENTRY_POINT_GROUP = "vfiocompat"
@@ -184,9 +187,32 @@ class PluginSet:
     probe_hooks: Mapping[str, Callable[[Any], Optional[str]]] = field(default_factory=dict)
 
 
-def _describe(error: BaseException) -> str:
+def describe_error(error: BaseException) -> str:
+    """``Type: message`` on one line, for a failure recorded against a plugin."""
     text = " ".join(str(error).split())
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+class HookFailed(Exception):
+    """A plugin's code raised; ``error`` is what it raised (SystemExit included)."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(describe_error(error))
+        self.error = error
+
+
+def call_plugin(function: Callable[..., Any], *args: Any) -> Any:
+    """Call into a plugin so that nothing it raises escapes but :class:`HookFailed`.
+
+    SystemExit and GeneratorExit are caught too: a plugin must not end a check, least of all with
+    exit status 0. Only KeyboardInterrupt, the user's own request, goes through.
+    """
+    try:
+        return function(*args)
+    except KeyboardInterrupt:
+        raise
+    except BaseException as error:  # noqa: BLE001 - isolation is the point
+        raise HookFailed(error) from None
 
 
 def _claims_of(source: Any) -> Tuple[Optional[int], Tuple[str, ...]]:
@@ -212,12 +238,10 @@ def load_plugins(found: Sequence[FoundPlugin], disabled: Iterable[str] = ()) -> 
             records.append(PluginRecord(plugin.name, plugin.distribution, plugin.version, disabled=True))
             continue
         try:
-            module = plugin.load()
-            manager.register(module, name=plugin.name)
-        except BaseException as error:
-            if isinstance(error, KeyboardInterrupt):
-                raise
-            failure = PluginFailure(plugin.name, "VC301", f"failed to load: {_describe(error)}")
+            module = call_plugin(plugin.load)
+            call_plugin(manager.register, module, plugin.name)
+        except HookFailed as error:
+            failure = PluginFailure(plugin.name, "VC301", f"failed to load: {error}")
             records.append(PluginRecord(plugin.name, plugin.distribution, plugin.version, failures=(failure,)))
             continue
         live.append((plugin, module))
@@ -259,9 +283,9 @@ def _impl_of(hook: Any, name: str) -> Optional[Callable[..., Any]]:
 
 def _collect_tables(name: str, function: Callable[[], Any]) -> Tuple[List[Table], List[PluginFailure]]:
     try:
-        sources = function()
-    except Exception as error:  # noqa: BLE001 - isolate the plugin
-        return [], [PluginFailure(name, "VC302", f"vfiocompat_tables raised {_describe(error)}")]
+        sources = call_plugin(function)
+    except HookFailed as error:
+        return [], [PluginFailure(name, "VC302", f"vfiocompat_tables raised {error}")]
     if sources is None:
         return [], []
     if isinstance(sources, (str, bytes)) or not isinstance(sources, (list, tuple)):
@@ -279,10 +303,12 @@ def _collect_tables(name: str, function: Callable[[], Any]) -> Tuple[List[Table]
             ))
             continue
         try:
-            tables.append(load_table(source, plugin=name))
-        except TableError as error:
-            vendor, prefixes = _claims_of(source)
-            failures.append(PluginFailure(name, "VC304", f"table invalid: {error.one_line()}", vendor, prefixes))
-        except Exception as error:  # noqa: BLE001 - a Traversable may raise anything
-            failures.append(PluginFailure(name, "VC302", f"reading a table raised {_describe(error)}"))
+            tables.append(call_plugin(load_table, source, name))
+        except HookFailed as error:
+            if isinstance(error.error, TableError):
+                vendor, prefixes = _claims_of(source)
+                failures.append(PluginFailure(name, "VC304", f"table invalid: {error.error.one_line()}", vendor,
+                                              prefixes))
+            else:  # a plugin's own file object (Traversable) may raise anything
+                failures.append(PluginFailure(name, "VC302", f"reading a table raised {error}"))
     return tables, failures

@@ -15,6 +15,7 @@ from typing import Any, Callable, Dict, List, Mapping, NamedTuple, Optional, Tup
 from .device_version import parse
 from .errors import DeviceVersionError
 from .inventory import HostDevice, Inventory, InventoryDevice
+from .plugins import HookFailed, call_plugin
 from .sysfs import SysfsEscape, SysfsRoot
 from .variant_drivers import is_vfio_driver, migration_support
 from .verdict import Reason
@@ -46,11 +47,10 @@ def device_version_of(device: HostDevice, hooks: Mapping[str, ProbeHook]) -> Tup
     problems: List[Reason] = []
     for name in sorted(hooks):
         try:
-            result = hooks[name](device)
-        except Exception as error:  # noqa: BLE001 - a plugin's failure must not stop the probe
-            text = " ".join(str(error).split())
+            result = call_plugin(hooks[name], device)
+        except HookFailed as error:
             problems.append(Reason("VC302", "plugin", f"plugin {name!r} raised in vfiocompat_device_version for"
-                                   f" {device.id}: {type(error).__name__}: {text}",
+                                   f" {device.id}: {error}",
                                    hint="report this to the plugin's vendor", plugin=name))
             continue
         if result is None:

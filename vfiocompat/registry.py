@@ -12,13 +12,15 @@ from dataclasses import dataclass
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from .conditions import Failure, render
-from .device_version import DeviceVersion, format_vendor, parse
+from .device_version import MAX_LENGTH, DeviceVersion, format_vendor, parse
 from .errors import DeviceVersionError, FieldFormatError, TableError
 from .plugins import (
     FoundPlugin,
+    HookFailed,
     PluginFailure,
     PluginRecord,
     PluginSet,
+    call_plugin,
     disabled_from_environment,
     find_plugins,
     load_plugins,
@@ -33,6 +35,7 @@ __all__ = ["Registry", "Resolution"]
 #: Bound on memoised sides and verdicts; a fleet's distinct device_versions fit many times over.
 _CACHE_LIMIT = 1 << 16
 _TABLE_FILE_PLUGIN = "table-file"
+_ABSENT = object()
 
 
 @dataclass(frozen=True)
@@ -114,6 +117,8 @@ class Registry:
         self._sides: Dict[str, Resolution] = {}
         self._verdicts: Dict[Tuple[str, str], Verdict] = {}
         self._admitted: Dict[Tuple[str, str], bool] = {}
+        self._explanations: Dict[Tuple[str, str], Explanation] = {}
+        self._outcomes: Dict[Tuple[int, int, Any, Any], ConditionResult] = {}
         self._refs: Dict[Tuple[int, int], RuleRef] = {}
 
     def parse_hooks_of(self, plugin: str) -> Dict[str, Any]:
@@ -128,6 +133,8 @@ class Registry:
         cached = self._sides.get(text)
         if cached is None:
             cached = self._resolve(text)
+            if len(text) > MAX_LENGTH:
+                return cached  # refused anyway; memoising it would let input size drive memory
             if len(self._sides) >= _CACHE_LIMIT:
                 self._sides.clear()
             self._sides[text] = cached
@@ -207,6 +214,8 @@ class Registry:
         admitted = self._admitted.get(key)
         if admitted is None:
             admitted = self._admits(self.resolve(source), self.resolve(target))
+            if len(source) > MAX_LENGTH or len(target) > MAX_LENGTH:
+                return admitted
             if len(self._admitted) >= _CACHE_LIMIT:
                 self._admitted.clear()
             self._admitted[key] = admitted
@@ -218,6 +227,8 @@ class Registry:
         verdict = self._verdicts.get(key)
         if verdict is None:
             verdict = self._judge(self.resolve(source), self.resolve(target))
+            if len(source) > MAX_LENGTH or len(target) > MAX_LENGTH:
+                return verdict
             if len(self._verdicts) >= _CACHE_LIMIT:
                 self._verdicts.clear()
             self._verdicts[key] = verdict
@@ -225,12 +236,23 @@ class Registry:
 
     def explain(self, source: str, target: str) -> Explanation:
         """The diagnosis of ``source -> target``: its verdict and every rule tried, nearest miss first."""
-        verdict = self.check(source, target)
-        s, t = self.resolve(source), self.resolve(target)
-        if s.table is None or s.table is not t.table or s.fields is None or t.fields is None:
-            return Explanation(verdict, (), None, None)
-        table = s.table
-        return Explanation(verdict, tuple(self._trials(table, s.fields, t.fields)), table.id, table.plugin)
+        key = (source, target)
+        explanation = self._explanations.get(key)
+        if explanation is None:
+            verdict = self.check(source, target)
+            s, t = self.resolve(source), self.resolve(target)
+            if s.table is None or s.table is not t.table or s.fields is None or t.fields is None:
+                explanation = Explanation(verdict, (), None, None)
+            else:
+                table = s.table
+                trials = tuple(self._trials(table, s.fields, t.fields))
+                explanation = Explanation(verdict, trials, table.id, table.plugin)
+            if len(source) > MAX_LENGTH or len(target) > MAX_LENGTH:
+                return explanation
+            if len(self._explanations) >= _CACHE_LIMIT:
+                self._explanations.clear()
+            self._explanations[key] = explanation
+        return explanation
 
     @staticmethod
     def _admits(s: Resolution, t: Resolution) -> bool:
@@ -299,16 +321,25 @@ class Registry:
     def _trials(self, table: Table, source: Mapping[str, Any], target: Mapping[str, Any]) -> List[RuleTrial]:
         trials: List[Tuple[Tuple[int, int, int, int], RuleTrial]] = []
         picked_allow = table.picked(source, target)
+        outcomes = self._outcomes
         for rule in table.rules:
             ref = self._ref(table, rule)
             results = []
             failed = 0
-            for condition, failure in zip(rule.conditions, rule.failures(source, target)):
-                if failure is None:
-                    results.append(ConditionResult(condition.description, True))
-                    continue
-                failed += 1
-                results.append(ConditionResult(condition.description, False, _reason(failure, condition.field, ref)))
+            for condition in rule.conditions:
+                name = condition.field
+                # A condition's outcome depends only on its field's two values: fleets repeat them.
+                key = (id(condition), id(ref), source.get(name, _ABSENT), target.get(name, _ABSENT))
+                result = outcomes.get(key)
+                if result is None:
+                    failure = condition.evaluate(source, target)
+                    result = ConditionResult(condition.description, failure is None,
+                                             None if failure is None else _reason(failure, name, ref))
+                    if len(outcomes) >= _CACHE_LIMIT:
+                        outcomes.clear()
+                    outcomes[key] = result
+                failed += not result.passed
+                results.append(result)
             holds = failed == 0
             rank = 0 if (holds and rule.effect == "deny") else 1 if rule.effect == "allow" else 2
             # The same order as Table.nearest_miss: rules the index picks for this pair come first.
@@ -356,11 +387,10 @@ class _HookFailure(Exception):
 
 def _call_parse_hook(hook: Any, table: Table, proprietary: str) -> Optional[Mapping[str, str]]:
     try:
-        result = hook(table.id, proprietary)
-    except Exception as error:  # noqa: BLE001 - isolate the plugin
+        result = call_plugin(hook, table.id, proprietary)
+    except HookFailed as error:
         raise _HookFailure(Reason(
-            "VC302", "plugin", f"plugin {table.plugin!r} raised in vfiocompat_parse_fields:"
-            f" {type(error).__name__}: {' '.join(str(error).split())}",
+            "VC302", "plugin", f"plugin {table.plugin!r} raised in vfiocompat_parse_fields: {error}",
             hint="report this to the plugin's vendor", plugin=table.plugin,
         )) from None
     if result is not None and not isinstance(result, Mapping):

@@ -18,7 +18,9 @@ SCHEMA_NAMES = ("table", "verdict", "explanation", "device-version", "plugins", 
 
 _SCHEMAS = Path(__file__).resolve().parent / "schemas"
 
-SchemaIssue = Tuple[Tuple[Union[str, int], ...], str]
+#: (path into the document, message, code): VC507 for a size or count limit, VC503 otherwise.
+SchemaIssue = Tuple[Tuple[Union[str, int], ...], str, str]
+_LIMIT_KEYWORDS = frozenset({"maxItems", "maxLength", "maxProperties", "maximum"})
 
 
 def schema_text(name: str) -> str:
@@ -39,7 +41,7 @@ def schema(name: str) -> Any:
 
 
 def table_schema_issues(data: Any) -> List[SchemaIssue]:
-    """Every place ``data`` breaks the table schema: (path, message), in document order."""
+    """Every place ``data`` breaks the table schema: (path, message, code), in document order."""
     from jsonschema import Draft202012Validator
 
     validator = Draft202012Validator(schema("table"))
@@ -48,7 +50,8 @@ def table_schema_issues(data: Any) -> List[SchemaIssue]:
         # An "if/then" failure reports on the whole object; its sub-errors are more precise.
         leaves = list(error.context) if error.context else [error]
         best = min(leaves, key=lambda e: len(e.absolute_path)) if error.validator in ("anyOf", "oneOf") else error
-        issues.append((tuple(best.absolute_path), _message(best)))
+        code = "VC507" if best.validator in _LIMIT_KEYWORDS else "VC503"
+        issues.append((tuple(best.absolute_path), _message(best), code))
     issues.sort(key=lambda issue: [str(p) if isinstance(p, str) else f"{p:09d}" for p in issue[0]])
     return issues
 

@@ -72,8 +72,13 @@ def read_table(source: TableSource) -> TableDocument:
     try:
         if isinstance(source, (str, os.PathLike)):
             path = Path(source)
+            if "\x00" in origin:
+                raise TableError("the path contains a NUL character", code="VC501", location=repr(origin))
             if path.is_dir():
                 raise TableError("is a directory, not a table file", code="VC501", location=origin)
+            if path.exists() and not path.is_file():
+                # A FIFO or a device would block or never end: only regular files are tables.
+                raise TableError("is not a regular file", code="VC501", location=origin)
             with path.open("rb") as handle:
                 raw = handle.read(MAX_TABLE_BYTES + 1)
         else:

@@ -16,12 +16,12 @@ __all__ = ["load_table", "schema_errors", "compile_document"]
 def schema_errors(document: TableDocument) -> List[TableError]:
     """Every schema violation of ``document``, each as a located :class:`TableError`."""
     errors = []
-    for path, message in table_schema_issues(document.data):
+    for path, message, code in table_schema_issues(document.data):
         line = locate(document, path)
         location = f"{document.origin}:{line}" if line else document.origin
         errors.append(TableError(
             message,
-            code="VC503",
+            code=code,
             location=location,
             path=format_path(path, document.syntax, document.data),
             rule=_rule_id(document, path),

@@ -8,6 +8,7 @@ rules is not scanned for each pair.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any, Dict, FrozenSet, List, Mapping, Optional, Sequence, Tuple
 
@@ -227,9 +228,11 @@ def compile_table(data: Mapping[str, Any], *, origin: str, plugin: str) -> Table
         raise fail(f"{len(raw_rules)} rules is over the limit of {MAX_RULES}", "rules", code="VC507")
     rules: List[Rule] = []
     warnings: List[TableWarning] = []
+    # Large tables repeat the same condition in many rules; one compiled copy serves them all.
+    shared: Dict[str, Condition] = {}
     seen: Dict[str, int] = {}
     for index, raw in enumerate(raw_rules):
-        rule = _compile_rule(raw, index, fmt, fail)
+        rule = _compile_rule(raw, index, fmt, fail, shared)
         if rule.id in seen:
             raise fail(f"duplicate rule id (first at rules[{seen[rule.id]}])", f"rules[{index}].id", rule.id)
         seen[rule.id] = index
@@ -332,7 +335,7 @@ def _compile_format(data: Mapping[str, Any], fail: Any) -> StringFormat:
     return StringFormat(kind=kind, fields=tuple(specs), unknown_keys=unknown, **separators)
 
 
-def _compile_rule(raw: Any, index: int, fmt: StringFormat, fail: Any) -> Rule:
+def _compile_rule(raw: Any, index: int, fmt: StringFormat, fail: Any, shared: Dict[str, Condition]) -> Rule:
     path = f"rules[{index}]"
     raw = _mapping(raw, path, fail)
     rule_id = _text(raw.get("id"), f"{path}.id", fail)
@@ -354,7 +357,11 @@ def _compile_rule(raw: Any, index: int, fmt: StringFormat, fail: Any) -> Rule:
             known = ", ".join(s.name for s in fmt.fields)
             raise fail(f"unknown field {name!r}; the format declares {known}", f"{where}.field", rule_id)
         try:
-            conditions.append(compile_condition(item, spec))
+            key = json.dumps(item, sort_keys=True, default=repr)
+            condition = shared.get(key)
+            if condition is None:
+                condition = shared[key] = compile_condition(item, spec)
+            conditions.append(condition)
         except ConditionError as error:
             raise fail(str(error), where, rule_id) from None
         except (KeyError, TypeError) as error:

@@ -1,0 +1,238 @@
+"""The installed vfiocompat-intel-qat plugin, loaded through its entry point: table, verdicts, coexistence."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from importlib import metadata, resources
+from pathlib import Path
+from typing import Any, Dict, List
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import vfiocompat
+
+DISTRIBUTION = "vfiocompat-intel-qat"
+PLUGIN = "intel-qat"
+TABLE_ID = "intel-qat-gen4-vf"
+TREE_TABLE = Path(__file__).resolve().parent.parent / "vfiocompat_intel_qat" / "intel_qat_gen4.toml"
+GVT = "0x8086:1:8086-193b-i915-GVTg_V5_4-00000001"
+#: A VF without rate limiting; tests override single keys.
+BASE: Dict[str, str] = {
+    "dev": "4941", "mstate": "1", "gencap": "0x3c1f", "extdc": "0x1", "svcmap": "0x3",
+    "sla": "", "cir": "0", "pir": "0",
+}
+
+
+def _installed(distribution: str) -> bool:
+    try:
+        metadata.distribution(distribution)
+    except metadata.PackageNotFoundError:
+        return False
+    return True
+
+
+pytestmark = pytest.mark.skipif(
+    not _installed(DISTRIBUTION),
+    reason=f"{DISTRIBUTION} is not installed (pip install --no-deps plugins/{DISTRIBUTION})",
+)
+
+
+def qat(interface: str = "1", **keys: str) -> str:
+    """A QAT GEN4 device_version: BASE with ``keys`` replaced."""
+    values = {**BASE, **keys}
+    return f"0x8086:{interface}:qat=gen4;" + ";".join(f"{k}={v}" for k, v in values.items())
+
+
+_REGISTRY: List[vfiocompat.Registry] = []
+
+
+def _shared_registry() -> vfiocompat.Registry:
+    # hypothesis forbids function-scoped fixtures in @given tests; load the plugins once.
+    if not _REGISTRY:
+        _REGISTRY.append(vfiocompat.Registry(entry_points=True))
+    return _REGISTRY[0]
+
+
+@pytest.fixture(scope="module")
+def registry() -> vfiocompat.Registry:
+    return _shared_registry()
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "vfiocompat", *args], capture_output=True, text=True, check=False)
+
+
+# -- installation -----------------------------------------------------------------------------
+
+
+def test_entry_point_names_the_package() -> None:
+    points = [ep for ep in metadata.entry_points(group="vfiocompat") if ep.name == PLUGIN]
+    assert [ep.value for ep in points] == ["vfiocompat_intel_qat"]
+
+
+def test_installed_table_is_the_tree_table() -> None:
+    installed = resources.files("vfiocompat_intel_qat").joinpath("intel_qat_gen4.toml").read_bytes()
+    assert installed == TREE_TABLE.read_bytes(), "installed copy is stale: reinstall the plugin"
+
+
+def test_registry_loads_the_table_from_the_entry_point(registry: vfiocompat.Registry) -> None:
+    record = next(r for r in registry.plugins if r.name == PLUGIN)
+    assert record.distribution == DISTRIBUTION
+    assert record.ok, record.failures
+    assert [(t.id, t.vendor_id, t.prefixes) for t in record.tables] == [(TABLE_ID, 0x8086, ("qat=gen4;",))]
+    assert all(rule.source_url and rule.source_url.startswith("https://") for rule in record.tables[0].rules)
+
+
+def test_validate_installed_runs_every_example() -> None:
+    done = _cli("validate", "--installed", "--json")
+    form = json.loads(done.stdout)
+    mine = [f for f in form["files"] if f["table"] == TABLE_ID]
+    assert len(mine) == 1
+    result = mine[0]
+    assert result["errors"] == [] and result["valid"] is True
+    assert len(result["examples"]) >= 19
+    assert all(e["passed"] for e in result["examples"]), [e for e in result["examples"] if not e["passed"]]
+    assert {e["compatible"] for e in result["examples"]} == {True, False}
+
+
+def test_cli_check_exit_codes() -> None:
+    assert _cli("check", qat(), qat()).returncode == 0
+    refused = _cli("check", "--json", qat(mstate="2"), qat(mstate="1"))
+    assert refused.returncode == 1
+    assert [r["code"] for r in json.loads(refused.stdout)["reasons"]] == ["QAT_STATE_VERSION"]
+
+
+# -- verdicts -----------------------------------------------------------------------------------
+
+
+def test_identical_vfs_are_compatible(registry: vfiocompat.Registry) -> None:
+    verdict = registry.check(qat(), qat())
+    assert verdict.compatible
+    assert verdict.decided_by is not None and verdict.decided_by.rule == "qat-gen4-vf-load-checks"
+
+
+@pytest.mark.parametrize(
+    ("source", "target", "code", "message"),
+    [
+        (qat(mstate="2"), qat(mstate="1"), "QAT_STATE_VERSION", "Invalide setup for vf_nr"),
+        (qat(gencap="0x3c3f"), qat(gencap="0x3c1f"), "QAT_GENCAP", "Failed to load sec gencap"),
+        (qat(extdc="0x3"), qat(extdc="0x1"), "QAT_EXTDC", "Failed to load sec extdc"),
+        (qat(svcmap="0x3"), qat(svcmap="0x7"), "QAT_SVCMAP", "Failed to load sec svcmap"),
+        (qat(svcmap="0x7"), qat(svcmap="0x3"), "QAT_SVCMAP", "Failed to load sec svcmap"),
+        (qat(sla="1/0xf", cir="500", pir="1000"), qat(sla="2/0xf", cir="500", pir="1000"),
+         "QAT_SLA_SRC_MISMATCH", "QAT: SRC VF rate limiting mismatch"),
+        (qat(sla="1/0xf", cir="800", pir="1000"), qat(sla="1/0xf", cir="500", pir="1000"),
+         "QAT_SLA_DST_MISMATCH", "QAT: DST VF rate limiting mismatch."),
+        (qat(sla="1/0xf", cir="500", pir="1500"), qat(sla="1/0xf", cir="500", pir="1000"),
+         "QAT_SLA_DST_MISMATCH", "QAT: DST VF rate limiting mismatch."),
+        (qat(), qat(dev="4949"), "QAT_VF_NOT_SUPPORTED", "not a QAT GEN4 VF device id"),
+    ],
+    ids=["mstate-newer-to-older", "gencap", "extdc", "svcmap-more", "svcmap-less", "sla-srv", "cir", "pir", "gen6-id"],
+)
+def test_each_driver_check(registry: vfiocompat.Registry, source: str, target: str, code: str, message: str) -> None:
+    verdict = registry.check(source, target)
+    assert not verdict.compatible
+    assert verdict.codes == (code,)
+    assert verdict.reasons[0].message.startswith(message)
+    assert verdict.reasons[0].plugin == PLUGIN
+
+
+@pytest.mark.parametrize(
+    ("source", "target"),
+    [
+        (qat(mstate="1"), qat(mstate="2")),
+        (qat(gencap="0x3c1f"), qat(gencap="0x3c3f")),
+        (qat(extdc="0x1"), qat(extdc="0x3")),
+        (qat(), qat(sla="1/0xf", cir="500", pir="1000")),
+        (qat(sla="1/0xf", cir="500", pir="1000"), qat(sla="1/0xf,2/0xf", cir="800", pir="1500")),
+        (qat(dev="4941"), qat(dev="4945")),
+    ],
+    ids=["mstate-older-to-newer", "gencap-superset", "extdc-superset", "no-sla-to-sla", "sla-higher-rates",
+         "4xxx-to-402xx"],
+)
+def test_what_the_driver_admits(registry: vfiocompat.Registry, source: str, target: str) -> None:
+    verdict = registry.check(source, target)
+    assert verdict.compatible, verdict.reasons
+
+
+def test_source_sla_missing_on_target_names_the_sla(registry: vfiocompat.Registry) -> None:
+    verdict = registry.check(qat(sla="1/0xf", cir="500", pir="1000"), qat())
+    assert verdict.codes[0] == "QAT_SLA_SRC_MISMATCH"
+    assert verdict.reasons[0].source_value == "1/0xf"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "0x8086:1:qat=gen4;dev=4941;mstate=1;gencap=0x3c1f;extdc=0x1;svcmap=0x3;sla=;cir=0",
+        qat() + ";compver=1",
+        qat(gencap="zz"),
+        qat(mstate="-1"),
+    ],
+    ids=["missing-key", "unknown-key", "mask-not-hex", "negative-version"],
+)
+def test_wrong_format_is_vc111(registry: vfiocompat.Registry, text: str) -> None:
+    verdict = registry.check(text, qat())
+    assert verdict.codes == ("VC111",)
+    assert TABLE_ID in verdict.reasons[0].message
+
+
+def test_unclaimed_qat_family_is_vc204(registry: vfiocompat.Registry) -> None:
+    gen6 = qat().replace("qat=gen4;", "qat=gen6;")
+    assert "VC204" in registry.check(gen6, gen6).codes
+
+
+def test_interface_direction_is_enforced(registry: vfiocompat.Registry) -> None:
+    assert registry.check(qat(interface="1"), qat(interface="2")).compatible
+    assert registry.check(qat(interface="2"), qat(interface="1")).codes == ("VC202",)
+
+
+masks = st.integers(0, (1 << 64) - 1)
+
+
+@settings(max_examples=80, deadline=None)
+@given(masks, masks)
+def test_capability_masks_follow_src_or_dst_equals_dst(source: int, target: int) -> None:
+    verdict = _shared_registry().check(qat(gencap=hex(source), extdc=hex(source)),
+                                       qat(gencap=hex(target), extdc=hex(target)))
+    admitted = (source | target) == target  # adf_mstate_capmask_compare() >= 0
+    assert verdict.compatible == admitted
+    if not admitted:
+        assert verdict.codes == ("QAT_GENCAP", "QAT_EXTDC")
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.integers(0, 100_000), st.integers(0, 100_000), st.integers(0, 100_000), st.integers(0, 100_000))
+def test_sla_rates_never_decrease(s_cir: int, t_cir: int, s_pir: int, t_pir: int) -> None:
+    verdict = _shared_registry().check(qat(sla="0/0xf0", cir=str(s_cir), pir=str(s_pir)),
+                                       qat(sla="0/0xf0", cir=str(t_cir), pir=str(t_pir)))
+    assert verdict.compatible == (s_cir <= t_cir and s_pir <= t_pir)
+    assert set(verdict.codes) <= {"QAT_SLA_DST_MISMATCH"}
+
+
+# -- coexistence with the GVT plugin -----------------------------------------------------------
+
+needs_gvt = pytest.mark.skipif(not _installed("vfiocompat-intel-gvt"), reason="vfiocompat-intel-gvt is not installed")
+
+
+@needs_gvt
+def test_qat_to_gvt_is_refused_as_different_tables(registry: vfiocompat.Registry) -> None:
+    verdict = registry.check(qat(), GVT)
+    assert verdict.codes == ("VC205",)
+    message = verdict.reasons[0].message
+    assert "'intel-qat-gen4-vf'" in message and "'intel-gvt-g'" in message
+
+
+@needs_gvt
+def test_plugins_coexist_without_overlap() -> None:
+    done = _cli("plugins", "--json")
+    assert done.returncode == 0, done.stderr
+    forms: Dict[str, Any] = {p["name"]: p for p in json.loads(done.stdout)["plugins"]}
+    for name in (PLUGIN, "intel-gvt"):
+        assert forms[name]["errors"] == [], forms[name]["errors"]
+        assert forms[name]["vendors"] == ["0x8086"]
+    assert not [e for p in forms.values() for e in p["errors"] if e["code"] == "VC305"]

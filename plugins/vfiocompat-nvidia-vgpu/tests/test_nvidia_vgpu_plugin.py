@@ -1,0 +1,254 @@
+"""The installed nvidia-vgpu plugin, loaded through its entry point, gives the documented verdicts."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from importlib.metadata import entry_points
+from typing import Any, Dict, List
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import vfiocompat
+
+PLUGIN = "nvidia-vgpu"
+TABLE = "nvidia-vgpu"
+
+
+def _installed() -> bool:
+    found = entry_points()
+    group = found.select(group="vfiocompat") if hasattr(found, "select") else found.get("vfiocompat", [])
+    return any(ep.name == PLUGIN and ep.value == "vfiocompat_nvidia_vgpu" for ep in group)
+
+
+pytestmark = pytest.mark.skipif(
+    not _installed(), reason="install it first: pip install --no-deps plugins/vfiocompat-nvidia-vgpu"
+)
+
+
+def dv(type_: str = "NVIDIA_A100-4C", gpu: str = "A100", board: str = "PCIE-80GB", host_drv: str = "550.54.14",
+       **extra: str) -> str:
+    """A device_version in this plugin's format; extra keys (ecc, host_os) are appended in order."""
+    pairs = [f"type={type_}", f"gpu={gpu}", f"board={board}", f"host_drv={host_drv}"]
+    pairs += [f"{key}={value}" for key, value in extra.items()]
+    return "0x10de:1:" + ";".join(pairs)
+
+
+@pytest.fixture(scope="module")
+def registry() -> vfiocompat.Registry:
+    return vfiocompat.Registry(entry_points=True)
+
+
+def test_entry_point_loads_one_table_without_failure(registry: vfiocompat.Registry) -> None:
+    record = next(r for r in registry.plugins if r.name == PLUGIN)
+    assert record.ok, record.failures
+    assert record.distribution == "vfiocompat-nvidia-vgpu"
+    assert [t.id for t in record.tables] == [TABLE]
+    table = record.tables[0]
+    assert table.vendor_id == 0x10DE
+    assert table.prefixes == ("type=",)
+    assert table.plugin == PLUGIN
+
+
+def test_every_rule_cites_a_public_source(registry: vfiocompat.Registry) -> None:
+    table = next(t for t in registry.tables if t.id == TABLE)
+    assert table.rules
+    for rule in table.rules:
+        assert rule.source_url is not None and rule.source_url.startswith("https://"), rule.id
+
+
+def test_every_table_example_gets_its_stated_verdict(registry: vfiocompat.Registry) -> None:
+    table = next(t for t in registry.tables if t.id == TABLE)
+    assert len(table.examples) >= 15
+    for example in table.examples:
+        verdict = registry.check(example.source, example.target)
+        assert verdict.compatible is example.compatible, (example, verdict.codes)
+        if example.code is not None:
+            assert example.code in verdict.codes, (example, verdict.codes)
+
+
+def test_examples_cover_every_rule_accepted_and_rejected(registry: vfiocompat.Registry) -> None:
+    table = next(t for t in registry.tables if t.id == TABLE)
+    decided = {registry.check(e.source, e.target).decided_by for e in table.examples}
+    decided_rules = {ref.rule for ref in decided if ref is not None}
+    assert decided_rules == {rule.id for rule in table.rules}
+
+
+def test_validate_installed_cli_passes_this_table() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "vfiocompat", "validate", "--installed", "--json"],
+        capture_output=True, text=True, check=False,
+    )
+    assert done.returncode in (0, 1), done.stderr  # 1 would be another plugin's failing example
+    report = json.loads(done.stdout)
+    mine: List[Dict[str, Any]] = [f for f in report["files"] if f["table"] == TABLE]
+    assert len(mine) == 1
+    assert mine[0]["valid"] is True
+    assert mine[0]["errors"] == []
+    assert all(example["passed"] for example in mine[0]["examples"])
+
+
+def test_same_type_same_host_driver_is_compatible_and_cites_red_hat(registry: vfiocompat.Registry) -> None:
+    verdict = registry.check(dv(), dv())
+    assert verdict.compatible
+    assert verdict.decided_by is not None
+    assert verdict.decided_by.rule == "same-type-same-host-driver"
+    assert verdict.decided_by.plugin == PLUGIN
+    assert verdict.decided_by.source_url is not None and "redhat.com" in verdict.decided_by.source_url
+
+
+@pytest.mark.parametrize(("source", "target"), [("550.54.14", "550.54.15"), ("550.54.15", "550.54.14"),
+                                                ("535.104.05", "550.54.14"), ("550.54.14", "535.104.05")])
+def test_host_driver_must_be_identical_in_both_directions(
+    registry: vfiocompat.Registry, source: str, target: str
+) -> None:
+    verdict = registry.check(dv(host_drv=source), dv(host_drv=target))
+    assert not verdict.compatible
+    assert verdict.codes == ("NV_HOST_DRIVER",)
+    reason = verdict.reasons[0]
+    assert reason.field == "host_drv"
+    assert (reason.source_value, reason.target_value) == (source, target)
+    assert "differs on the source and destination hosts" in reason.message
+
+
+def test_host_driver_versions_compare_numerically(registry: vfiocompat.Registry) -> None:
+    assert registry.check(dv(host_drv="535.104.05"), dv(host_drv="535.104.5")).compatible
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.tuples(st.integers(0, 999), st.integers(0, 999), st.integers(0, 99)),
+    st.tuples(st.integers(0, 999), st.integers(0, 999), st.integers(0, 99)),
+)
+def test_host_driver_rule_is_exactly_equality(source: Any, target: Any) -> None:
+    registry = vfiocompat.Registry(entry_points=True)
+    s = ".".join(map(str, source))
+    t = ".".join(map(str, target))
+    verdict = registry.check(dv(host_drv=s), dv(host_drv=t))
+    assert verdict.compatible is (source == target)
+    if source != target:
+        assert verdict.codes == ("NV_HOST_DRIVER",)
+
+
+def test_vgpu_type_must_match(registry: vfiocompat.Registry) -> None:
+    verdict = registry.check(dv(type_="NVIDIA_A100-4C"), dv(type_="NVIDIA_A100-8C"))
+    assert not verdict.compatible
+    assert verdict.codes == ("NV_GPU_VGPU_TYPE",)
+    assert verdict.reasons[0].source_value == "NVIDIA_A100-4C"
+
+
+def test_type_and_driver_mismatch_report_both_groups(registry: vfiocompat.Registry) -> None:
+    verdict = registry.check(dv(type_="GRID_T4-2Q"), dv(type_="GRID_T4-4Q", host_drv="550.90.07"))
+    assert set(verdict.codes) == {"NV_GPU_VGPU_TYPE", "NV_HOST_DRIVER"}
+
+
+@pytest.mark.parametrize(("source", "target"), [("PCIE-80GB", "NVL-94GB"), ("NVL-94GB", "PCIE-80GB")])
+def test_pcie_80gb_and_nvl_94gb_deny_wins_over_allow(
+    registry: vfiocompat.Registry, source: str, target: str
+) -> None:
+    pair = (dv("NVIDIA_H100-4C", "H100", source), dv("NVIDIA_H100-4C", "H100", target))
+    verdict = registry.check(*pair)
+    assert not verdict.compatible
+    assert verdict.codes == ("NV_GPU_BOARD_VARIANT",)
+    assert verdict.decided_by is not None
+    assert (verdict.decided_by.rule, verdict.decided_by.effect) == ("no-pcie-80gb-nvl-94gb", "deny")
+    # The allow rule holds for this very pair: the deny is what refuses it.
+    trials = {trial.rule.rule: trial for trial in registry.explain(*pair).trials}
+    assert trials["same-type-same-host-driver"].holds
+    assert trials["no-pcie-80gb-nvl-94gb"].holds
+
+
+def test_other_board_variants_are_not_denied(registry: vfiocompat.Registry) -> None:
+    assert registry.check(dv("NVIDIA_H100-4C", "H100", "NVL-94GB"), dv("NVIDIA_H100-4C", "H100", "NVL-94GB"))
+    assert registry.check(dv("NVIDIA_H100-4C", "H100", "PCIE-80GB"), dv("NVIDIA_H100-4C", "H100", "PCIE-80GB"))
+
+
+@pytest.mark.parametrize("source", ["H100", "H800", "H200"])
+@pytest.mark.parametrize("target", ["H100", "H800", "H200"])
+def test_h100_h800_h200_only_migrate_to_themselves(
+    registry: vfiocompat.Registry, source: str, target: str
+) -> None:
+    pair = (dv("NVIDIA_H100-4C", source, "SXM5-80GB"), dv("NVIDIA_H100-4C", target, "SXM5-80GB"))
+    verdict = registry.check(*pair)
+    if source == target:
+        assert verdict.compatible
+        return
+    assert not verdict.compatible
+    assert verdict.codes == ("NV_GPU_BOARD_FAMILY",)
+    assert verdict.decided_by is not None and verdict.decided_by.rule == "no-h100-h800-h200-cross"
+    assert (verdict.reasons[0].source_value, verdict.reasons[0].target_value) == (source, target)
+    assert any(t.holds and t.rule.effect == "allow" for t in registry.explain(*pair).trials)
+
+
+@pytest.mark.parametrize(("source", "target", "ok"), [
+    ("rhel-10.0", "rhel-9.4", False),
+    ("rhel-9.4", "rhel-10.0", False),
+    ("rhel-10.1", "rhel-9.4", False),
+    ("rhel-9.6", "rhel-10.0", True),
+    ("rhel-10.0", "rhel-9.6", True),
+    ("rhel-9.4", "rhel-9.4", True),
+    ("rhel-10.0", "rhel-10.0", True),
+])
+def test_rhel10_and_rhel94_do_not_migrate(
+    registry: vfiocompat.Registry, source: str, target: str, ok: bool
+) -> None:
+    verdict = registry.check(dv(host_os=source), dv(host_os=target))
+    assert verdict.compatible is ok
+    if not ok:
+        assert verdict.codes == ("NV_OTHER_HOST_OS",)
+
+
+def test_host_os_rule_needs_both_sides(registry: vfiocompat.Registry) -> None:
+    assert registry.check(dv(host_os="rhel-10.0"), dv()).compatible
+    assert registry.check(dv(), dv(host_os="rhel-9.4")).compatible
+
+
+@pytest.mark.parametrize(("source", "target", "ok"), [
+    ("on", "off", False), ("off", "on", False), ("on", "on", True), ("off", "off", True),
+])
+def test_ecc_mode_must_match(registry: vfiocompat.Registry, source: str, target: str, ok: bool) -> None:
+    verdict = registry.check(dv(ecc=source), dv(ecc=target))
+    assert verdict.compatible is ok
+    if not ok:
+        assert verdict.codes == ("NV_GPU_ECC",)
+
+
+def test_every_holding_deny_is_reported(registry: vfiocompat.Registry) -> None:
+    verdict = registry.check(
+        dv("NVIDIA_H100-4C", "H100", "PCIE-80GB", ecc="on", host_os="rhel-10.0"),
+        dv("NVIDIA_H100-4C", "H800", "NVL-94GB", ecc="off", host_os="rhel-9.4"),
+    )
+    assert not verdict.compatible
+    assert set(verdict.codes) == {"NV_GPU_BOARD_VARIANT", "NV_GPU_BOARD_FAMILY", "NV_GPU_ECC", "NV_OTHER_HOST_OS"}
+
+
+@pytest.mark.parametrize("proprietary", [
+    "type=NVIDIA_A100-4C;gpu=A100;board=PCIE-80GB",  # host_drv missing
+    "type=NVIDIA_A100-4C;gpu=A100;board=PCIE-80GB;host_drv=550.54.14;guest_drv=550.54.15",  # unknown key
+    "type=NVIDIA_A100-4C;gpu=A100;board=PCIE-80GB;host_drv=R550",  # not a dotted version
+])
+def test_malformed_strings_are_refused_with_vc111(registry: vfiocompat.Registry, proprietary: str) -> None:
+    verdict = registry.check("0x10de:1:" + proprietary, dv())
+    assert not verdict.compatible
+    assert verdict.codes == ("VC111",)
+
+
+def test_strings_not_starting_with_type_are_not_claimed(registry: vfiocompat.Registry) -> None:
+    verdict = registry.check("0x10de:1:gpu=A100;type=NVIDIA_A100-4C;board=PCIE-80GB;host_drv=550.54.14", dv())
+    assert not verdict.compatible
+    assert "VC204" in verdict.codes
+
+
+def test_cli_check_exit_codes_and_json() -> None:
+    ok = subprocess.run([sys.executable, "-m", "vfiocompat", "check", dv(), dv()],
+                        capture_output=True, text=True, check=False)
+    assert ok.returncode == 0, ok.stderr
+    refused = subprocess.run(
+        [sys.executable, "-m", "vfiocompat", "check", "--json", dv(host_drv="550.54.14"), dv(host_drv="550.90.07")],
+        capture_output=True, text=True, check=False,
+    )
+    assert refused.returncode == 1, refused.stderr
+    assert "NV_HOST_DRIVER" in json.dumps(json.loads(refused.stdout))
