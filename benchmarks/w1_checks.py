@@ -81,7 +81,8 @@ def main() -> Dict[str, float]:
         registry.is_compatible(source, target)  # warm
     checks = rate(registry.is_compatible, pairs)
     api_checks = rate(lambda s, t: vfiocompat.check(s, t).compatible, pairs)
-    gvt = [s for s in space.get(0x8086, []) if registry.resolve(s).fields is not None and s.startswith("0x8086:1:8086-")]
+    gvt = [s for s in space.get(0x8086, [])
+           if registry.resolve(s).fields is not None and s.startswith("0x8086:1:8086-")]
     gvt_pairs = [(gvt[i % len(gvt)], gvt[(i * 3) % len(gvt)]) for i in range(200_000)]
     cached = rate(hand_written(True), gvt_pairs)
     uncached = rate(hand_written(False), gvt_pairs)

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import random
 import re
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,19 +16,8 @@ from hypothesis import strategies as st
 from vfiocompat.inventory import HostDevice, Inventory, InventoryDevice, inventory_form
 from vfiocompat.labels import device_class, labels
 
+from . import sysfs_fixtures as fx
 
-def _fixtures() -> Any:
-    name = "vfiocompat_test_sysfs_fixtures"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("sysfs_fixtures.py"))
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-fx = _fixtures()
 LABEL_NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$")
 TRAIT = re.compile(r"^CUSTOM_[A-Z0-9_]+$")
 

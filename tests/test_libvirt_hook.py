@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
@@ -12,19 +10,8 @@ import pytest
 
 from vfiocompat.libvirt_xml import NAMESPACE, DomainXMLError, parse_domain
 
+from . import sysfs_fixtures as fx
 
-def _fixtures() -> Any:
-    name = "vfiocompat_test_sysfs_fixtures"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("sysfs_fixtures.py"))
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-fx = _fixtures()
 UUID = "c2177883-f1bb-47f0-914d-32a22e3a8804"
 PCI = "0000:3b:00.1"
 

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
 import json
-import sys
 from pathlib import Path
 from typing import Any, List, Optional, Sequence
 
@@ -19,19 +17,7 @@ from vfiocompat.placement import match, place
 from vfiocompat.probe import probe
 from vfiocompat.variant_drivers import migration_support
 
-
-def _fixtures() -> Any:
-    name = "vfiocompat_test_sysfs_fixtures"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("sysfs_fixtures.py"))
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-fx = _fixtures()
+from . import sysfs_fixtures as fx
 
 
 def pci(address: str, version: Optional[str], *, can_migrate: Optional[bool] = True, reasons: Any = ()) -> Any:

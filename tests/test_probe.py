@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
-import sys
 from pathlib import Path
 from typing import Any, Optional
 
@@ -19,19 +17,8 @@ from vfiocompat.probe import probe
 from vfiocompat.sysfs import SysfsEscape, SysfsRoot
 from vfiocompat.variant_drivers import VARIANT_DRIVERS
 
+from . import sysfs_fixtures as fx
 
-def _fixtures() -> Any:
-    name = "vfiocompat_test_sysfs_fixtures"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("sysfs_fixtures.py"))
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-fx = _fixtures()
 UUID = "4b20d080-1b54-4048-85b3-a6a62d165c01"
 UUID2 = "9d2c1a3e-5f6b-4c7d-8e9f-0a1b2c3d4e5f"
 

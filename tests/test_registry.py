@@ -24,6 +24,13 @@ def table(**changes: Any) -> Dict[str, Any]:
     return data
 
 
+def with_deny(rule_id: str, n: int, **extra: str) -> List[Dict[str, Any]]:
+    """BASE_TABLE's allow rule plus a deny rule refusing targets whose n is ``n``."""
+    deny = {"id": rule_id, "effect": "deny", **extra,
+            "conditions": [{"field": "n", "test": "one_of", "side": "target", "values": [n]}]}
+    return [*copy.deepcopy(BASE_TABLE["rules"]), deny]
+
+
 def test_compatible_pair_names_the_deciding_rule(registry_for: Build) -> None:
     verdict = registry_for(table()).check(dv(v="1.0"), dv(v="1.1"))
     assert verdict.compatible and bool(verdict)
@@ -77,10 +84,7 @@ def test_parse_errors_are_verdicts_for_either_side(registry_for: Build) -> None:
 
 
 def test_deny_wins_over_allow(registry_for: Build) -> None:
-    rules = copy.deepcopy(BASE_TABLE["rules"]) + [{
-        "id": "bad-n", "effect": "deny", "code": "BAD_N", "message": "n=3 targets lose state",
-        "conditions": [{"field": "n", "test": "one_of", "side": "target", "values": [3]}],
-    }]
+    rules = with_deny("bad-n", 3, code="BAD_N", message="n=3 targets lose state")
     registry = registry_for(table(rules=rules))
     assert registry.check(dv(n=1), dv(n=2)).compatible
     verdict = registry.check(dv(n=1), dv(n=3))
@@ -275,8 +279,7 @@ PAIRS = [
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.randoms(use_true_random=False))
 def test_verdicts_do_not_depend_on_registration_order(write_table: Callable[..., Path], rnd: random.Random) -> None:
-    deny = table(rules=copy.deepcopy(BASE_TABLE["rules"]) + [{
-        "id": "no-3", "effect": "deny", "conditions": [{"field": "n", "test": "one_of", "side": "target", "values": [3]}]}])
+    deny = table(rules=with_deny("no-3", 3))
     other = table(table={"id": "other", "vendor": "0xfffd", "prefixes": ["k="]})
     wide = table(table={"id": "wide", "vendor": "0xfffd", "prefixes": [""]})
     plugins = [("p-deny", [write_table(deny)]), ("p-other", [write_table(other)]), ("p-wide", [write_table(wide)])]
@@ -298,8 +301,9 @@ PINNED_RULES = [
         {"field": "caps", "test": "target_superset"},
     ]} for i in range(12)
 ] + [
-    {"id": "loose", "effect": "allow", "conditions": [{"field": "n", "test": "equal"}, {"field": "v", "test": "equal"}]},
-    {"id": "no-n-7", "effect": "deny", "conditions": [{"field": "n", "test": "one_of", "side": "target", "values": [7]}]},
+    {"id": "loose", "effect": "allow",
+     "conditions": [{"field": "n", "test": "equal"}, {"field": "v", "test": "equal"}]},
+    *with_deny("no-n-7", 7)[1:],
 ]
 sides = st.builds(
     lambda k, v, n, caps: dv(k=f"k{k}", v=str(v), n=n, caps=",".join(sorted(caps)) or "none"),
@@ -328,9 +332,7 @@ def test_check_is_compatible_and_explain_agree(registry_for: Build, source: str,
 
 
 def test_a_denied_pair_that_no_rule_allows_reports_both(registry_for: Build) -> None:
-    rules = copy.deepcopy(BASE_TABLE["rules"]) + [{
-        "id": "no-3", "effect": "deny", "code": "NO_3",
-        "conditions": [{"field": "n", "test": "one_of", "side": "target", "values": [3]}]}]
+    rules = with_deny("no-3", 3, code="NO_3")
     verdict = registry_for(table(rules=rules)).check(dv(k="a", n=1), dv(k="b", n=3))
     assert verdict.codes == ("NO_3", "VC410")
     assert verdict.decided_by is not None and verdict.decided_by.rule == "no-3"

@@ -124,3 +124,11 @@ def test_locate_finds_rule_lines() -> None:
     assert line is not None
     header = max(i for i in range(line) if lines[i].strip() == "[[rules]]")
     assert 'id = "w100-to-w200"' in lines[header + 1]
+
+
+def test_json_duplicate_keys_are_refused(tmp_path: Path) -> None:
+    path = tmp_path / "t.json"
+    path.write_text('{"rules": [{"id": "a", "effect": "allow", "effect": "deny"}]}')
+    with pytest.raises(TableError) as caught:
+        read_table(path)
+    assert caught.value.code == "VC502" and "'effect' appears twice" in caught.value.message

@@ -104,3 +104,21 @@ def test_unwritable_cache_is_ignored(write_table: Write, tmp_path: Path, monkeyp
     monkeypatch.setenv("VFIOCOMPAT_CACHE_DIR", str(blocker / "sub"))
     table = load_table(write_table(copy.deepcopy(BASE_TABLE)), plugin="p")
     assert table.id == "t"
+
+
+def test_counts_are_refused_before_the_schema_walks_them(write_table: Write, monkeypatch: pytest.MonkeyPatch) -> None:
+    from vfiocompat import table_loader
+
+    def schema_must_not_run(document: Any) -> Any:
+        raise AssertionError("the schema ran on an oversized table")
+
+    monkeypatch.setattr(table_loader, "schema_errors", schema_must_not_run)
+    data = broken(lambda d: d["rules"][0].update(conditions=[{"field": "k", "test": "equal"}] * 65))
+    with pytest.raises(TableError) as caught:
+        load_table(write_table(data), plugin="p")
+    assert caught.value.code == "VC507"
+    assert caught.value.rule == "same-k-newer-v" and "65 conditions" in caught.value.message
+    monkeypatch.setattr(table_loader, "MAX_TOTAL_CONDITIONS", 3)
+    many = broken(lambda d: d["rules"].extend(copy.deepcopy(d["rules"][0]) for _ in range(2)))
+    with pytest.raises(TableError, match="in all is over the limit of 3"):
+        load_table(write_table(many), plugin="p")

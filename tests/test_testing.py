@@ -249,7 +249,7 @@ def test_describe_verdict_names_rule_and_reasons(registry: Registry) -> None:
     assert refused[1:] == [
         "  table error[VC411]: target v is older than the source's",
         "    = values: field v, source 1.1, target 1.0",
-        "    = rule 'same-k-newer-v' of table 't'",
+        "    = note: rule 'same-k-newer-v' of table 't' (plugin 'table-file')",
         "    = hint: use a target with v >= 1.1",
     ]
 

@@ -46,7 +46,8 @@ def test_versions_of_different_schemes_are_never_equal() -> None:
     assert parse_version("1.2", "pep440") != parse_version("1.2", "dotted")
 
 
-@given(st.lists(st.integers(0, 10_000), min_size=1, max_size=5), st.lists(st.integers(0, 10_000), min_size=1, max_size=5))
+@given(st.lists(st.integers(0, 10_000), min_size=1, max_size=5),
+       st.lists(st.integers(0, 10_000), min_size=1, max_size=5))
 def test_dotted_order_is_tuple_order_with_zero_padding(a: list[int], b: list[int]) -> None:
     width = max(len(a), len(b))
     pad_a, pad_b = a + [0] * (width - len(a)), b + [0] * (width - len(b))

@@ -14,20 +14,13 @@ from typing import Any, Callable, Dict, List, NoReturn, Optional, Sequence, Text
 
 from . import __version__
 from .errors import UsageError, VfiocompatError
+from .text import printable, verdict_lines
 
 __all__ = ["main", "EXIT_OK", "EXIT_REFUSED", "EXIT_BAD_INPUT"]
 
 EXIT_OK = 0
 EXIT_REFUSED = 1
 EXIT_BAD_INPUT = 2
-
-
-_ESCAPES = {code: f"\\x{code:02x}" for code in (*range(0x20), 0x7F)}
-
-
-def _safe(text: str) -> str:
-    """User text as one line of printable ASCII: control and non-ASCII characters escaped, never raw."""
-    return text.encode("ascii", "backslashreplace").decode("ascii").translate(_ESCAPES)
 
 
 class _SafeStream:
@@ -37,7 +30,7 @@ class _SafeStream:
         self._stream = stream
 
     def write(self, text: str) -> int:
-        return self._stream.write("\n".join(_safe(line) for line in text.split("\n")))
+        return self._stream.write("\n".join(printable(line) for line in text.split("\n")))
 
     def flush(self) -> None:
         self._stream.flush()
@@ -65,39 +58,6 @@ def _emit(out: TextIO, form: Dict[str, Any]) -> None:
 # -- human output ---------------------------------------------------------------------------
 
 
-def _reason_lines(reason: Any, indent: str = "  ") -> List[str]:
-    lines = [f"{indent}{reason.layer} error[{reason.code}]: {reason.message}"]
-    values = []
-    if reason.field:
-        values.append(f"field {reason.field}")
-    if reason.source_value is not None:
-        values.append(f"source {reason.source_value}")
-    if reason.target_value is not None:
-        values.append(f"target {reason.target_value}")
-    if values:
-        lines.append(f"{indent}  = values: " + ", ".join(values))
-    if reason.rule is not None:
-        lines.append(f"{indent}  = note: rule {reason.rule.rule!r} of table {reason.rule.table!r}"
-                     f" (plugin {reason.rule.plugin!r})")
-    if reason.hint:
-        lines.append(f"{indent}  = hint: {reason.hint}")
-    return lines
-
-
-def _verdict_lines(verdict: Any) -> List[str]:
-    word = "compatible" if verdict.compatible else "not compatible"
-    lines = [f"{word}: {_safe(verdict.source)} -> {_safe(verdict.target)}"]
-    if verdict.decided_by is not None:
-        ref = verdict.decided_by
-        action = "allowed" if ref.effect == "allow" else "denied"
-        lines.append(f"  {action} by rule {ref.rule!r} of table {ref.table!r} (plugin {ref.plugin!r})")
-        if ref.source_url:
-            lines.append(f"  source: {ref.source_url}")
-    for reason in verdict.reasons:
-        lines.extend(_reason_lines(reason))
-    return lines
-
-
 # -- commands -------------------------------------------------------------------------------
 
 
@@ -108,7 +68,7 @@ def _cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
         _emit(out, verdict_form(verdict))
     else:
-        out.write("\n".join(_verdict_lines(verdict)) + "\n")
+        out.write("\n".join(verdict_lines(verdict)) + "\n")
     return EXIT_OK if verdict.compatible else EXIT_REFUSED
 
 
@@ -133,7 +93,7 @@ def _explanation_lines(explanation: Any, registry: Any) -> List[str]:
     lines = []
     for side, text in (("source", verdict.source), ("target", verdict.target)):
         resolved = registry.resolve(text)
-        lines.append(f"{side}: {_safe(text)}")
+        lines.append(f"{side}: {printable(text)}")
         if resolved.table is not None and resolved.fields is not None:
             shown = ", ".join(
                 f"{spec.name}={render(spec, resolved.fields[spec.name])}"
@@ -141,7 +101,7 @@ def _explanation_lines(explanation: Any, registry: Any) -> List[str]:
             )
             lines.append(f"  table {resolved.table.id!r} (plugin {resolved.table.plugin!r}): {shown}")
     lines.append("")
-    lines.extend(_verdict_lines(verdict))
+    lines.extend(verdict_lines(verdict))
     if explanation.trials:
         lines.append("")
         lines.append("rules tried, nearest miss first:")
@@ -319,17 +279,17 @@ def _print_result(result: Dict[str, Any], out: TextIO, err: TextIO) -> None:
     for error in result["errors"]:
         err.write(f"vfiocompat: error[{error['code']}]: {' '.join(error['message'].split())}\n")
     for warning in result["warnings"]:
-        err.write(f"vfiocompat: warning[{warning['code']}]: {_safe(result['file'])}: rule {warning['rule']!r}"
+        err.write(f"vfiocompat: warning[{warning['code']}]: {printable(result['file'])}: rule {warning['rule']!r}"
                   f" {warning['message']}\n")
     failed = [e for e in result["examples"] if not e["passed"]]
     for number, example in enumerate(result["examples"], start=1):
         if not example["passed"]:
-            err.write(f"vfiocompat: error[VC506]: {_safe(result['file'])}: [[examples]] #{number}"
-                      f" {_safe(example['source'])} -> {_safe(example['target'])}: {example['problem']}\n")
+            err.write(f"vfiocompat: error[VC506]: {printable(result['file'])}: [[examples]] #{number}"
+                      f" {printable(example['source'])} -> {printable(example['target'])}: {example['problem']}\n")
     if not result["errors"]:
         passed = len(result["examples"]) - len(failed)
         state = "ok" if not failed else "FAILED"
-        out.write(f"{_safe(result['file'])}: table {result['table']!r} {state}, {passed}/{len(result['examples'])}"
+        out.write(f"{printable(result['file'])}: table {result['table']!r} {state}, {passed}/{len(result['examples'])}"
                   " examples as expected\n")
 
 

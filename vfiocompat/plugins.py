@@ -111,9 +111,22 @@ def find_plugins(group: str = ENTRY_POINT_GROUP, path: Optional[Sequence[str]] =
                 continue
             seen_dists.add(key)
             for entry_name, target in entries:
-                if entry_name not in found:
+                earlier = found.get(entry_name)
+                if earlier is None:
                     found[entry_name] = FoundPlugin(entry_name, _loader(target), dist_name, version)
+                elif earlier.distribution != dist_name:
+                    # Two distributions claim one plugin name: load neither rather than pick by sys.path order.
+                    both = f"{earlier.distribution}, {dist_name}"
+                    found[entry_name] = FoundPlugin(entry_name, _refuse(entry_name, both), both, None)
     return [found[name] for name in sorted(found)]
+
+
+def _refuse(name: str, distributions: str) -> Callable[[], Any]:
+    def load() -> Any:
+        raise ValueError(f"plugin name {name!r} is declared by more than one distribution ({distributions});"
+                         " uninstall one of them")
+
+    return load
 
 
 def _group_entries(path: str, group: str) -> Optional[List[Tuple[str, str]]]:

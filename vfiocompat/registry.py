@@ -102,9 +102,11 @@ class Registry:
         self.tables: Tuple[Table, ...] = tuple(t for record in self.plugins for t in record.tables)
         self._failures: Tuple[PluginFailure, ...] = tuple(f for r in self.plugins for f in r.failures)
         self._by_vendor: Dict[int, List[Table]] = {}
-        for table in self.tables:
+        # Claim order must not depend on load order (plugin names are sorted; a plugin's tables may not be).
+        for table in sorted(self.tables, key=lambda t: (t.plugin, t.id, t.origin)):
             self._by_vendor.setdefault(table.vendor_id, []).append(table)
-        self.overlaps: Tuple[PluginFailure, ...] = tuple(_overlaps(self.tables))
+        self.overlaps: Tuple[PluginFailure, ...] = tuple(
+            _overlaps(sorted(self.tables, key=lambda t: (t.plugin, t.id, t.origin))))
         if self.overlaps:
             by_plugin: Dict[str, List[PluginFailure]] = {}
             for failure in self.overlaps:

@@ -11,7 +11,7 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, List, Optional, Protocol, Sequence, Union
+from typing import Any, Dict, List, Optional, Protocol, Sequence, Tuple, Union
 
 from .errors import TableError
 
@@ -114,7 +114,7 @@ def _syntax(name: str, text: str) -> str:
 def _decode(text: str, syntax: str, origin: str) -> Any:
     try:
         if syntax == "json":
-            return json.loads(text, parse_constant=_reject_constant)
+            return json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_unique_keys)
         return tomllib.loads(text)
     except json.JSONDecodeError as error:
         raise TableError(f"invalid JSON: {error.msg}", code="VC502", location=f"{origin}:{error.lineno}") from None
@@ -124,6 +124,16 @@ def _decode(text: str, syntax: str, origin: str) -> Any:
         raise TableError(f"nests deeper than {MAX_DEPTH} levels", code="VC507", location=origin) from None
     except ValueError as error:
         raise TableError(f"invalid {syntax.upper()}: {error}", code="VC502", location=origin) from None
+
+
+def _unique_keys(pairs: List[Tuple[str, Any]]) -> Dict[str, Any]:
+    # JSON lets a later key silently replace an earlier one; in a table that hides a rule's edit.
+    out: Dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"key {key!r} appears twice in one object")
+        out[key] = value
+    return out
 
 
 def _reject_constant(name: str) -> Any:

@@ -20,6 +20,7 @@ from .versions import SCHEMES
 __all__ = [
     "MAX_RULES",
     "MAX_CONDITIONS",
+    "MAX_TOTAL_CONDITIONS",
     "MAX_FIELDS",
     "Rule",
     "Example",
@@ -32,6 +33,8 @@ __all__ = [
 MAX_RULES = 50_000
 #: Most conditions in one rule.
 MAX_CONDITIONS = 64
+#: Most conditions in all the rules of one table.
+MAX_TOTAL_CONDITIONS = 200_000
 #: Most fields in one format.
 MAX_FIELDS = 128
 _ORDERABLE = frozenset({"uint", "hex", "version"})

@@ -228,24 +228,9 @@ def assert_examples_pass(
 
 def describe_verdict(verdict: Verdict) -> str:
     """A verdict as the CLI prints it: the decision, the deciding rule, each reason with values and hint."""
-    word = "compatible" if verdict.compatible else "not compatible"
-    lines = [f"{word}: {verdict.source} -> {verdict.target}"]
-    if verdict.decided_by is not None:
-        ref = verdict.decided_by
-        action = "allowed" if ref.effect == "allow" else "denied"
-        lines.append(f"  {action} by rule {ref.rule!r} of table {ref.table!r} (plugin {ref.plugin!r})")
-    for reason in verdict.reasons:
-        lines.append(f"  {reason.layer} error[{reason.code}]: {reason.message}")
-        values = [f"{label} {value}" for label, value in
-                  (("field", reason.field), ("source", reason.source_value), ("target", reason.target_value))
-                  if value is not None]
-        if values:
-            lines.append("    = values: " + ", ".join(values))
-        if reason.rule is not None:
-            lines.append(f"    = rule {reason.rule.rule!r} of table {reason.rule.table!r}")
-        if reason.hint:
-            lines.append(f"    = hint: {reason.hint}")
-    return "\n".join(lines)
+    from .text import verdict_lines
+
+    return "\n".join(verdict_lines(verdict))
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from typing import Any, Mapping, Optional, Tuple
 from .errors import TableError
 from .registry import Registry
 from .table_files import TableSource, read_table
-from .table_loader import compile_document, schema_errors
+from .table_loader import check_counts, compile_document, schema_errors
 from .tables import Example, Table, TableWarning
 from .verdict import Verdict
 
@@ -74,6 +74,10 @@ def validate_file(source: TableSource, parse_hooks: Optional[Mapping[str, Any]] 
         document = read_table(source)
     except TableError as error:
         return ValidationResult(str(source), None, (error,))
+    try:
+        check_counts(document)
+    except TableError as error:
+        return ValidationResult(document.origin, None, (error,))
     errors = schema_errors(document)
     if errors:
         return ValidationResult(document.origin, None, tuple(errors))

@@ -1,0 +1,51 @@
+"""Verdicts as text a person reads: the CLI prints it, test helpers put it in failure messages.
+
+User-supplied text (device_versions) is escaped to printable ASCII, so a string cannot move the
+cursor, clear a terminal or split a verdict over several lines.
+"""
+
+from __future__ import annotations
+
+from typing import List
+
+from .verdict import Reason, Verdict
+
+__all__ = ["printable", "reason_lines", "verdict_lines"]
+
+_ESCAPES = {code: f"\\x{code:02x}" for code in (*range(0x20), 0x7F)}
+
+
+def printable(text: str) -> str:
+    """``text`` as one line of printable ASCII: control and non-ASCII characters escaped, never raw."""
+    return text.encode("ascii", "backslashreplace").decode("ascii").translate(_ESCAPES)
+
+
+def reason_lines(reason: Reason, indent: str = "  ") -> List[str]:
+    """A reason in the rustc style: ``layer error[CODE]: message`` and its ``= values/note/hint`` lines."""
+    lines = [f"{indent}{reason.layer} error[{reason.code}]: {reason.message}"]
+    values = [f"{label} {value}" for label, value in
+              (("field", reason.field), ("source", reason.source_value), ("target", reason.target_value))
+              if value is not None]
+    if values:
+        lines.append(f"{indent}  = values: " + ", ".join(values))
+    if reason.rule is not None:
+        lines.append(f"{indent}  = note: rule {reason.rule.rule!r} of table {reason.rule.table!r}"
+                     f" (plugin {reason.rule.plugin!r})")
+    if reason.hint:
+        lines.append(f"{indent}  = hint: {reason.hint}")
+    return lines
+
+
+def verdict_lines(verdict: Verdict) -> List[str]:
+    """The decision, the deciding rule and its source, then every reason."""
+    word = "compatible" if verdict.compatible else "not compatible"
+    lines = [f"{word}: {printable(verdict.source)} -> {printable(verdict.target)}"]
+    if verdict.decided_by is not None:
+        ref = verdict.decided_by
+        action = "allowed" if ref.effect == "allow" else "denied"
+        lines.append(f"  {action} by rule {ref.rule!r} of table {ref.table!r} (plugin {ref.plugin!r})")
+        if ref.source_url:
+            lines.append(f"  source: {ref.source_url}")
+    for reason in verdict.reasons:
+        lines.extend(reason_lines(reason))
+    return lines
