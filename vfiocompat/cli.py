@@ -305,8 +305,32 @@ def _cmd_schema(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 # -- wiring ---------------------------------------------------------------------------------
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser, with every subcommand and the options they share."""
+class _Unused:
+    """Stands in for the parser of a command that is not being run: every call is a no-op."""
+
+    def __getattr__(self, name: str) -> Callable[..., _Unused]:
+        return lambda *args, **kwargs: self
+
+
+class _OnlyCommand:
+    """Subparsers that build only the command being run.
+
+    Each argparse parser costs gettext look-ups on disk; building fourteen of them was a tenth of a
+    cold ``vfiocompat check``. Help and unknown commands still get the full parser.
+    """
+
+    def __init__(self, commands: Any, only: Optional[str]) -> None:
+        self.commands = commands
+        self.only = only
+
+    def add_parser(self, name: str, **kwargs: Any) -> Any:
+        if self.only is not None and name != self.only:
+            return _Unused()
+        return self.commands.add_parser(name, **kwargs)
+
+
+def build_parser(only: Optional[str] = None) -> argparse.ArgumentParser:
+    """The argument parser with every subcommand (or, given ``only``, just that one) and shared options."""
     common = _Parser(add_help=False)
     common.add_argument("--json", action="store_true", help="print the stable JSON form (see schemas/)")
     common.add_argument("--table", action="append", default=[], metavar="FILE",
@@ -316,31 +340,37 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--no-plugins", action="store_true", help="load no installed plugin, only --table files")
     parser = _Parser(prog="vfiocompat", description="Ask before migrating a VFIO device: is the target compatible?")
     parser.add_argument("--version", action="version", version=f"vfiocompat {__version__}")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    commands.required = True
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    subparsers.required = True
+    commands = _OnlyCommand(subparsers, only)
 
     check = commands.add_parser("check", parents=[common], help="judge SOURCE -> TARGET (exit 0 yes, 1 no)")
     check.add_argument("source", help="the source device_version, VENDOR:INTERFACE:PROPRIETARY")
     check.add_argument("target", help="the target device_version")
+    check.set_defaults(handler=_cmd_check)
     explain = commands.add_parser("explain", parents=[common],
                                   help="diagnose SOURCE -> TARGET, or document a reason CODE")
     explain.add_argument("source", metavar="SOURCE|CODE")
     explain.add_argument("target", nargs="?", metavar="TARGET")
+    explain.set_defaults(handler=_cmd_explain)
     parse = commands.add_parser("parse", parents=[common], help="parse a device_version and split its fields")
     parse.add_argument("device_version")
-    commands.add_parser("plugins", parents=[common], help="list plugins, their tables, claims and errors")
+    parse.set_defaults(handler=_cmd_parse)
+    plugins = commands.add_parser("plugins", parents=[common], help="list plugins, their tables, claims and errors")
+    plugins.set_defaults(handler=_cmd_plugins)
     validate = commands.add_parser("validate", parents=[common],
                                    help="validate table files and run their examples (for vendor CI)")
     validate.add_argument("files", nargs="*", metavar="FILE")
     validate.add_argument("--installed", action="store_true", help="validate every installed plugin's tables")
+    validate.set_defaults(handler=_cmd_validate)
     schema = commands.add_parser("schema", parents=[common], help="print a JSON Schema (default: table)")
     schema.add_argument("name", nargs="?", default="table")
-    for name, handler in (("check", _cmd_check), ("explain", _cmd_explain), ("parse", _cmd_parse),
-                          ("plugins", _cmd_plugins), ("schema", _cmd_schema), ("validate", _cmd_validate)):
-        commands.choices[name].set_defaults(handler=handler)
+    schema.set_defaults(handler=_cmd_schema)
     for module in _COMMAND_MODULES:
         # Each module adds its subcommands with set_defaults(handler=...); heavy imports stay in handlers.
         import_module(f"vfiocompat.{module}").add_commands(commands, common)
+    if only is not None and only not in subparsers.choices:
+        return build_parser()  # an unknown command: the full parser names every valid one
     return parser
 
 
@@ -353,7 +383,9 @@ def main(argv: Optional[Sequence[str]] = None, out: Optional[TextIO] = None, err
     safe_out = cast(TextIO, _SafeStream(out or sys.stdout))
     safe_err = cast(TextIO, _SafeStream(err or sys.stderr))
     try:
-        args = build_parser().parse_args(argv)
+        words = list(sys.argv[1:] if argv is None else argv)
+        first = words[0] if words and not words[0].startswith("-") else None
+        args = build_parser(first).parse_args(words)
         handler: Callable[[argparse.Namespace, TextIO, TextIO], int] = args.handler
         return handler(args, safe_out, safe_err)
     except VfiocompatError as error:
