@@ -297,3 +297,19 @@ def test_importing_the_plugin_loads_no_vendor_plugin() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert result.stdout.strip() == "[]"
+
+
+def test_requires_plugin_skips_only_when_the_plugin_is_missing() -> None:
+    from vfiocompat.testing import requires_plugin
+
+    present = requires_plugin("acme")
+    missing = requires_plugin("no-such-plugin")
+    assert present.args == (False,)
+    assert missing.args == (True,) and "'no-such-plugin' is not installed" in missing.kwargs["reason"]
+
+
+def test_run_cli_runs_the_installed_command() -> None:
+    from vfiocompat.testing import run_cli
+
+    done = run_cli("explain", "VC205")
+    assert done.returncode == 0 and done.stdout.startswith("VC205 (different-families)")

@@ -19,6 +19,8 @@ work under any test runner, pytest only adds the fixture.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Protocol, Sequence, Tuple, Union
 
 import pytest
@@ -39,6 +41,8 @@ __all__ = [
     "assert_refused",
     "assert_examples_pass",
     "describe_verdict",
+    "requires_plugin",
+    "run_cli",
     "vfiocompat_registry",
 ]
 
@@ -231,6 +235,22 @@ def describe_verdict(verdict: Verdict) -> str:
     from .text import verdict_lines
 
     return "\n".join(verdict_lines(verdict))
+
+
+def requires_plugin(name: str) -> pytest.MarkDecorator:
+    """Skip the marked tests unless plugin ``name`` is installed: a plugin's tests judge the installed copy.
+
+    Use as ``pytestmark = requires_plugin("acme-gpu")``.
+    """
+    from .plugins import find_plugins
+
+    installed = any(plugin.name == name for plugin in find_plugins())
+    return pytest.mark.skipif(not installed, reason=f"plugin {name!r} is not installed: pip install it first")
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    """``python -m vfiocompat ARGS`` in a subprocess, as management tools run it (output as text)."""
+    return subprocess.run([sys.executable, "-m", "vfiocompat", *args], capture_output=True, text=True, check=False)
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from importlib.metadata import entry_points
 from typing import Any, Dict, List, Optional
 
 import pytest
@@ -13,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import vfiocompat
+from vfiocompat.testing import requires_plugin
 
 PLUGIN = "hisi-acc"
 TABLE = "hisi-acc-vf"
@@ -21,15 +21,7 @@ V2 = "0xaaccfeeddecadede"
 ZIP, SEC, HPRE = "0xa251", "0xa256", "0xa259"
 
 
-def _installed() -> bool:
-    found = entry_points()
-    group = found.select(group="vfiocompat") if hasattr(found, "select") else found.get("vfiocompat", [])
-    return any(ep.name == PLUGIN and ep.value == "vfiocompat_hisi_acc" for ep in group)
-
-
-pytestmark = pytest.mark.skipif(
-    not _installed(), reason="install it first: pip install --no-deps plugins/vfiocompat-hisi-acc"
-)
+pytestmark = requires_plugin(PLUGIN)
 
 
 def dv(magic: str = V2, dev_id: str = ZIP, qp_num: int = 64, iso: str = "0x0",

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from importlib import metadata, resources
 from pathlib import Path
 from typing import Any, Dict, List
@@ -14,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import vfiocompat
+from vfiocompat.testing import requires_plugin, run_cli
 
 DISTRIBUTION = "vfiocompat-intel-gvt"
 PLUGIN = "intel-gvt"
@@ -22,18 +21,7 @@ TREE_TABLE = Path(__file__).resolve().parent.parent / "vfiocompat_intel_gvt" / "
 QAT = "0x8086:1:qat=gen4;dev=4941;mstate=1;gencap=0x3c1f;extdc=0x1;svcmap=0x3;sla=;cir=0;pir=0"
 
 
-def _installed(distribution: str) -> bool:
-    try:
-        metadata.distribution(distribution)
-    except metadata.PackageNotFoundError:
-        return False
-    return True
-
-
-pytestmark = pytest.mark.skipif(
-    not _installed(DISTRIBUTION),
-    reason=f"{DISTRIBUTION} is not installed (pip install --no-deps plugins/{DISTRIBUTION})",
-)
+pytestmark = requires_plugin(PLUGIN)
 
 
 def gvt(device: str = "193b", vgpu: str = "i915-GVTg_V5_4", swver: str = "00000001", interface: str = "1") -> str:
@@ -56,12 +44,8 @@ def registry() -> vfiocompat.Registry:
     return _shared_registry()
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "vfiocompat", *args], capture_output=True, text=True, check=False)
-
-
 def _plugin_forms() -> List[Dict[str, Any]]:
-    done = _cli("plugins", "--json")
+    done = run_cli("plugins", "--json")
     assert done.returncode == 0, done.stderr
     plugins: List[Dict[str, Any]] = json.loads(done.stdout)["plugins"]
     return plugins
@@ -90,7 +74,7 @@ def test_registry_loads_the_table_from_the_entry_point(registry: vfiocompat.Regi
 
 
 def test_validate_installed_runs_every_example() -> None:
-    done = _cli("validate", "--installed", "--json")
+    done = run_cli("validate", "--installed", "--json")
     form = json.loads(done.stdout)
     mine = [f for f in form["files"] if f["table"] == TABLE_ID]
     assert len(mine) == 1
@@ -194,7 +178,7 @@ def test_software_version_must_be_equal(source: int, target: int) -> None:
 
 # -- coexistence with the QAT plugin -----------------------------------------------------------
 
-needs_qat = pytest.mark.skipif(not _installed("vfiocompat-intel-qat"), reason="vfiocompat-intel-qat is not installed")
+needs_qat = requires_plugin("intel-qat")
 
 
 @needs_qat

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from importlib import metadata, resources
 from pathlib import Path
 from typing import Any, Dict, List
@@ -14,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import vfiocompat
+from vfiocompat.testing import requires_plugin, run_cli
 
 DISTRIBUTION = "vfiocompat-intel-qat"
 PLUGIN = "intel-qat"
@@ -27,18 +26,7 @@ BASE: Dict[str, str] = {
 }
 
 
-def _installed(distribution: str) -> bool:
-    try:
-        metadata.distribution(distribution)
-    except metadata.PackageNotFoundError:
-        return False
-    return True
-
-
-pytestmark = pytest.mark.skipif(
-    not _installed(DISTRIBUTION),
-    reason=f"{DISTRIBUTION} is not installed (pip install --no-deps plugins/{DISTRIBUTION})",
-)
+pytestmark = requires_plugin(PLUGIN)
 
 
 def qat(interface: str = "1", **keys: str) -> str:
@@ -60,10 +48,6 @@ def _shared_registry() -> vfiocompat.Registry:
 @pytest.fixture(scope="module")
 def registry() -> vfiocompat.Registry:
     return _shared_registry()
-
-
-def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "vfiocompat", *args], capture_output=True, text=True, check=False)
 
 
 # -- installation -----------------------------------------------------------------------------
@@ -88,7 +72,7 @@ def test_registry_loads_the_table_from_the_entry_point(registry: vfiocompat.Regi
 
 
 def test_validate_installed_runs_every_example() -> None:
-    done = _cli("validate", "--installed", "--json")
+    done = run_cli("validate", "--installed", "--json")
     form = json.loads(done.stdout)
     mine = [f for f in form["files"] if f["table"] == TABLE_ID]
     assert len(mine) == 1
@@ -100,8 +84,8 @@ def test_validate_installed_runs_every_example() -> None:
 
 
 def test_cli_check_exit_codes() -> None:
-    assert _cli("check", qat(), qat()).returncode == 0
-    refused = _cli("check", "--json", qat(mstate="2"), qat(mstate="1"))
+    assert run_cli("check", qat(), qat()).returncode == 0
+    refused = run_cli("check", "--json", qat(mstate="2"), qat(mstate="1"))
     assert refused.returncode == 1
     assert [r["code"] for r in json.loads(refused.stdout)["reasons"]] == ["QAT_STATE_VERSION"]
 
@@ -216,7 +200,7 @@ def test_sla_rates_never_decrease(s_cir: int, t_cir: int, s_pir: int, t_pir: int
 
 # -- coexistence with the GVT plugin -----------------------------------------------------------
 
-needs_gvt = pytest.mark.skipif(not _installed("vfiocompat-intel-gvt"), reason="vfiocompat-intel-gvt is not installed")
+needs_gvt = requires_plugin("intel-gvt")
 
 
 @needs_gvt
@@ -229,7 +213,7 @@ def test_qat_to_gvt_is_refused_as_different_tables(registry: vfiocompat.Registry
 
 @needs_gvt
 def test_plugins_coexist_without_overlap() -> None:
-    done = _cli("plugins", "--json")
+    done = run_cli("plugins", "--json")
     assert done.returncode == 0, done.stderr
     forms: Dict[str, Any] = {p["name"]: p for p in json.loads(done.stdout)["plugins"]}
     for name in (PLUGIN, "intel-gvt"):

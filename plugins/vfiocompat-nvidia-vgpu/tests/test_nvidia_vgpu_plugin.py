@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from importlib.metadata import entry_points
 from typing import Any, Dict, List
 
 import pytest
@@ -13,20 +12,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import vfiocompat
+from vfiocompat.testing import requires_plugin
 
 PLUGIN = "nvidia-vgpu"
 TABLE = "nvidia-vgpu"
 
 
-def _installed() -> bool:
-    found = entry_points()
-    group = found.select(group="vfiocompat") if hasattr(found, "select") else found.get("vfiocompat", [])
-    return any(ep.name == PLUGIN and ep.value == "vfiocompat_nvidia_vgpu" for ep in group)
-
-
-pytestmark = pytest.mark.skipif(
-    not _installed(), reason="install it first: pip install --no-deps plugins/vfiocompat-nvidia-vgpu"
-)
+pytestmark = requires_plugin(PLUGIN)
 
 
 def dv(type_: str = "NVIDIA_A100-4C", gpu: str = "A100", board: str = "PCIE-80GB", host_drv: str = "550.54.14",
