@@ -12,7 +12,7 @@ EXAMPLE_PLUGINS := examples/acme-plugin
 PLUGIN_DIRS := $(patsubst %/pyproject.toml,%,$(PLUGINS)) $(EXAMPLE_PLUGINS)
 SOURCES := pyproject.toml $(shell find vfiocompat plugins examples -name '*.py' -o -name '*.toml' -o -name '*.json' 2>/dev/null)
 
-.PHONY: all venv demo test lint typecheck unit bench fuzz clean
+.PHONY: all venv demo test test-oldest lint unit bench fuzz clean
 
 all: test
 
@@ -39,6 +39,10 @@ unit: $(STAMP)
 
 test: lint unit
 
+# The same suite on the oldest Python we support (RHEL 9's 3.9), in its own virtual environment.
+test-oldest:
+	$(MAKE) unit PYTHON=$${PYTHON_OLDEST:-python3.9} VENV=.venv-oldest
+
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py
 
@@ -47,4 +51,4 @@ fuzz: $(STAMP)
 	$(BIN)/python tests/fuzz/run_fuzz.py --seconds $${FUZZ_SECONDS:-60}
 
 clean:
-	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .venv-oldest build *.egg-info .mypy_cache .ruff_cache .hypothesis
