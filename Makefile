@@ -2,6 +2,7 @@
 #   make demo  - create .venv, install vfiocompat and the reference plugins, run a real check and explain
 #   make test  - the same set-up, then ruff, mypy --strict and the whole test suite
 PYTHON ?= python3
+PYTHON_OLDEST ?= python3.9
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip --disable-pip-version-check --quiet
@@ -41,7 +42,7 @@ test: lint unit
 
 # The same suite on the oldest Python we support (RHEL 9's 3.9), in its own virtual environment.
 test-oldest:
-	$(MAKE) unit PYTHON=$${PYTHON_OLDEST:-python3.9} VENV=.venv-oldest
+	$(MAKE) unit PYTHON=$(PYTHON_OLDEST) VENV=.venv-oldest
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py
