@@ -6,7 +6,6 @@ from typing import Any, Callable, Dict
 
 import pytest
 
-from vfiocompat import validation_cache
 from vfiocompat.errors import TableError
 from vfiocompat.table_files import read_table
 from vfiocompat.table_loader import load_table, schema_errors
@@ -63,47 +62,6 @@ def test_semantic_errors_are_relocated_to_lines(write_table: Write) -> None:
     assert caught.value.code == "VC504"
     assert caught.value.location is not None and caught.value.location.startswith(f"{path}:")
     assert caught.value.path == "[[rules]] #1 conditions[0].field"
-
-
-def test_valid_tables_are_remembered_by_content(write_table: Write, tmp_path: Path,
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    cache = tmp_path / "cache"
-    monkeypatch.setenv("VFIOCOMPAT_CACHE_DIR", str(cache))
-    path = write_table(copy.deepcopy(BASE_TABLE))
-    raw = path.read_bytes()
-    assert not validation_cache.is_known_valid(raw)
-    load_table(path, plugin="p")
-    assert validation_cache.is_known_valid(raw)
-    # A changed table has another key: it is validated again, never served from the cache.
-    path.write_bytes(raw.replace(b'"t"', b'"t2"'))
-    assert not validation_cache.is_known_valid(path.read_bytes())
-
-
-def test_a_forged_cache_entry_cannot_admit_an_invalid_table(write_table: Write, tmp_path: Path,
-                                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    cache = tmp_path / "cache"
-    monkeypatch.setenv("VFIOCOMPAT_CACHE_DIR", str(cache))
-    path = write_table(broken(lambda d: d["rules"][0]["conditions"].pop()))  # v unconstrained
-    cache.mkdir()
-    (cache / validation_cache.digest(path.read_bytes())).touch()
-    with pytest.raises(TableError) as caught:
-        load_table(path, plugin="p")
-    assert caught.value.code == "VC505"
-
-
-def test_cache_can_be_turned_off(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("VFIOCOMPAT_CACHE_DIR", "off")
-    assert validation_cache.cache_dir() is None
-    assert not validation_cache.is_known_valid(b"x")
-    validation_cache.remember_valid(b"x")  # a no-op, and no error
-
-
-def test_unwritable_cache_is_ignored(write_table: Write, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    blocker = tmp_path / "file"
-    blocker.write_text("")
-    monkeypatch.setenv("VFIOCOMPAT_CACHE_DIR", str(blocker / "sub"))
-    table = load_table(write_table(copy.deepcopy(BASE_TABLE)), plugin="p")
-    assert table.id == "t"
 
 
 def test_counts_are_refused_before_the_schema_walks_them(write_table: Write, monkeypatch: pytest.MonkeyPatch) -> None:
