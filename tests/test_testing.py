@@ -23,7 +23,7 @@ from vfiocompat.testing import (
     load_registry,
 )
 
-from .conftest import BASE_TABLE, dv
+from .conftest import ACME_TABLE, BASE_TABLE, dv
 
 pytest_plugins = ["pytester"]
 
@@ -313,3 +313,14 @@ def test_run_cli_runs_the_installed_command() -> None:
 
     done = run_cli("explain", "VC205")
     assert done.returncode == 0 and done.stdout.startswith("VC205 (different-families)")
+
+
+def test_examples_must_decide_every_rule(tmp_path: Path) -> None:
+    from vfiocompat.testing import assert_examples_decide_every_rule
+
+    assert_examples_decide_every_rule(load_registry(tables=[ACME_TABLE]), table="acme-widgets")
+    head, first, *_ = ACME_TABLE.read_text().split("[[examples]]")
+    trimmed = tmp_path / "trimmed.toml"
+    trimmed.write_text(f"{head}[[examples]]{first}")  # one example left: only one rule decides it
+    with pytest.raises(AssertionError, match="no example is decided by rule"):
+        assert_examples_decide_every_rule(load_registry(tables=[trimmed]), table="acme-widgets")

@@ -40,6 +40,7 @@ __all__ = [
     "assert_compatible",
     "assert_refused",
     "assert_examples_pass",
+    "assert_examples_decide_every_rule",
     "describe_verdict",
     "requires_plugin",
     "run_cli",
@@ -228,6 +229,21 @@ def assert_examples_pass(
         ids = ", ".join(repr(t.id) for t in tables)
         raise AssertionError(f"table {ids} has no [[examples]]: add allowed and refused pairs")
     return tuple(outcomes)
+
+
+def assert_examples_decide_every_rule(registry: Registry, *, table: str) -> None:
+    """Fail unless each rule of table ``table`` decides at least one of the table's own examples.
+
+    A rule no example exercises is a rule nobody has seen work (or refuse).
+    """
+    __tracebackhide__ = True
+    found = next((t for t in registry.tables if t.id == table), None)
+    if found is None:
+        raise AssertionError(f"no table {table!r} in the registry")
+    decided = {registry.check(e.source, e.target).decided_by for e in found.examples}
+    untested = sorted({r.id for r in found.rules} - {ref.rule for ref in decided if ref is not None})
+    if untested:
+        raise AssertionError(f"table {table!r}: no example is decided by rule(s) {', '.join(untested)}")
 
 
 def describe_verdict(verdict: Verdict) -> str:
