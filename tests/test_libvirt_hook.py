@@ -8,7 +8,7 @@ from typing import Any, Dict, List, Optional
 
 import pytest
 
-from vfiocompat.libvirt_xml import NAMESPACE, DomainXMLError, parse_domain
+from vfiocompat.libvirt_xml import NAMESPACE, parse_domain
 
 from . import sysfs_fixtures as fx
 
@@ -195,31 +195,6 @@ def test_hostile_xml_is_refused(name: str, payload: bytes, words: bytes, destina
     assert b"error[VC607]" in result.stderr and words in result.stderr
     assert b"root:" not in result.stderr and b"aaaa" not in result.stderr
     assert result.stderr.count(b"\n") == 1
-
-
-def test_parse_domain_reads_interface_hostdevs_aliases_and_libvirt_namespacing() -> None:
-    xml = f"""<domain type='kvm'><name>v</name>
-      <metadata><vfiocompat:devices xmlns:vfiocompat="{NAMESPACE}">
-        <vfiocompat:device alias='ua-nic' version='0xfffd:1:model=w1;fw=1.0'/>
-        <vfiocompat:device address='3b:00.2' version='0xfffd:1:model=w1;fw=1.1'/>
-      </vfiocompat:devices><other:devices xmlns:other="https://example.com/x">
-        <other:device address='0000:3b:00.2' version='0xfffd:1:spoofed'/></other:devices></metadata>
-      <devices>
-        <interface type='hostdev' managed='yes'>
-          <source><address type='pci' domain='0x0000' bus='0x3b' slot='0x10' function='0x3'/></source>
-          <alias name='ua-nic'/>
-        </interface>
-        <hostdev mode='subsystem' type='pci'><source><address domain='0' bus='0x3b' slot='0' function='2'/></source>
-        </hostdev>
-        <hostdev mode='capabilities' type='storage'><source><block>/dev/sdb</block></source></hostdev>
-      </devices></domain>""".encode()
-    domain = parse_domain(xml)
-    assert domain.name == "v"
-    assert [h.id for h in domain.hostdevs] == ["pci:0000:3b:10.3", "pci:0000:3b:00.2"]
-    assert domain.source_version(domain.hostdevs[0]) == "0xfffd:1:model=w1;fw=1.0"
-    assert domain.source_version(domain.hostdevs[1]) == "0xfffd:1:model=w1;fw=1.1", "other namespaces are ignored"
-    with pytest.raises(DomainXMLError):
-        parse_domain(b"<network><name>n</name></network>")
 
 
 def test_libvirt_metadata_round_trips_through_libvirt_namespacing(destination: Any, tmp_path: Path) -> None:

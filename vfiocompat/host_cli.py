@@ -85,7 +85,7 @@ def _cmd_probe(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         out.write(f"{inventory.host}: no VFIO devices under {inventory.sysfs_root}\n")
     for entry in inventory.devices:
         device = entry.device
-        ids = f"{(device.vendor or '?')[2:]}:{(device.device or '?')[2:]}"
+        ids = f"{device.vendor[2:] if device.vendor else '?'}:{device.device[2:] if device.device else '?'}"
         extra = f" instances={device.available_instances}" if device.kind == "mdev_type" else ""
         migrate = {True: "yes", False: "no", None: "unknown"}[entry.can_migrate]
         out.write(f"{device.id} [{ids}] driver={device.driver or '-'}{extra} migrate={migrate}\n"

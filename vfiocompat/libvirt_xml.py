@@ -114,10 +114,10 @@ def _hex(value: Optional[str]) -> Optional[int]:
         return None
     text = value.strip().lower()
     text = text[2:] if text.startswith("0x") else text
-    try:
-        return int(text, 16) if text else None
-    except ValueError:
+    # int(x, 16) would accept signs, underscores and spaces; an address field is plain hex.
+    if not text or len(text) > 8 or not set(text) <= set("0123456789abcdef"):
         return None
+    return int(text, 16)
 
 
 def _refuse_declaration(*_args: object) -> None:
@@ -204,7 +204,8 @@ class _Reader:
             parts[0] = 0
         if all(p is not None for p in parts):
             domain, bus, slot, function = (p or 0 for p in parts)
-            self._current["address"] = f"{domain:04x}:{bus:02x}:{slot:02x}.{function:x}"
+            if domain <= 0xFFFF and bus <= 0xFF and slot <= 0x1F and function <= 7:
+                self._current["address"] = f"{domain:04x}:{bus:02x}:{slot:02x}.{function:x}"
 
     def _metadata_entry(self, attrs: Dict[str, str]) -> None:
         version = attrs.get("version")

@@ -120,7 +120,8 @@ class Registry:
         self._verdicts: Dict[Tuple[str, str], Verdict] = {}
         self._admitted: Dict[Tuple[str, str], bool] = {}
         self._explanations: Dict[Tuple[str, str], Explanation] = {}
-        self._outcomes: Dict[Tuple[int, int, Any, Any], ConditionResult] = {}
+        self._rule_trials: Dict[Tuple[Any, ...], Tuple[RuleTrial, int]] = {}
+        self._plans: Dict[int, List[Tuple[int, Rule, RuleRef, Tuple[str, ...]]]] = {}
         self._refs: Dict[Tuple[int, int], RuleRef] = {}
 
     def parse_hooks_of(self, plugin: str) -> Dict[str, Any]:
@@ -321,35 +322,48 @@ class Registry:
         return refuse(reasons, decided)
 
     def _trials(self, table: Table, source: Mapping[str, Any], target: Mapping[str, Any]) -> List[RuleTrial]:
-        trials: List[Tuple[Tuple[int, int, int, int], RuleTrial]] = []
         picked_allow = table.picked(source, target)
-        outcomes = self._outcomes
-        for rule in table.rules:
-            ref = self._ref(table, rule)
-            results = []
-            failed = 0
-            for condition in rule.conditions:
-                name = condition.field
-                # A condition's outcome depends only on its field's two values: fleets repeat them.
-                key = (id(condition), id(ref), source.get(name, _ABSENT), target.get(name, _ABSENT))
-                result = outcomes.get(key)
-                if result is None:
-                    failure = condition.evaluate(source, target)
-                    result = ConditionResult(condition.description, failure is None,
-                                             None if failure is None else _reason(failure, name, ref))
-                    if len(outcomes) >= _CACHE_LIMIT:
-                        outcomes.clear()
-                    outcomes[key] = result
-                failed += not result.passed
-                results.append(result)
-            holds = failed == 0
-            rank = 0 if (holds and rule.effect == "deny") else 1 if rule.effect == "allow" else 2
+        memo = self._rule_trials
+        ranked: List[Tuple[Tuple[int, int, int, int], RuleTrial]] = []
+        for slot, rule, ref, names in self._plan(table):
+            # A rule's trial depends only on the values of the fields it tests: fleets repeat them.
+            key = (slot, *[source.get(name, _ABSENT) for name in names],
+                   *[target.get(name, _ABSENT) for name in names])
+            known = memo.get(key)
+            if known is None:
+                trial = self._trial(rule, ref, source, target)
+                known = (trial, len(trial.failed))
+                if len(memo) >= _CACHE_LIMIT:
+                    memo.clear()
+                memo[key] = known
+            trial, failed = known
+            rank = 0 if (trial.holds and rule.effect == "deny") else 1 if rule.effect == "allow" else 2
             # The same order as Table.nearest_miss: rules the index picks for this pair come first.
             picked = 0 if rank != 1 or rule.index in picked_allow else 1
-            trials.append(((rank, picked, failed, rule.index),
-                           RuleTrial(ref, holds, tuple(results), rule.description, rule.notes)))
-        trials.sort(key=lambda item: item[0])
-        return [trial for _, trial in trials]
+            ranked.append(((rank, picked, failed, rule.index), trial))
+        ranked.sort(key=lambda item: item[0])
+        return [trial for _, trial in ranked]
+
+    def _plan(self, table: Table) -> List[Tuple[int, Rule, RuleRef, Tuple[str, ...]]]:
+        """Per rule of ``table``: a memo slot, the rule, its reference and the fields it tests."""
+        plan = self._plans.get(id(table))
+        if plan is None:
+            plan = []
+            for rule in table.rules:
+                names = tuple(dict.fromkeys(c.field for c in rule.conditions))
+                plan.append((len(self._plans) * 1_000_000 + rule.index, rule, self._ref(table, rule), names))
+            self._plans[id(table)] = plan
+        return plan
+
+    @staticmethod
+    def _trial(rule: Rule, ref: RuleRef, source: Mapping[str, Any], target: Mapping[str, Any]) -> RuleTrial:
+        results = []
+        for condition in rule.conditions:
+            failure = condition.evaluate(source, target)
+            reason = None if failure is None else _reason(failure, condition.field, ref)
+            results.append(ConditionResult(condition.description, failure is None, reason))
+        holds = all(result.passed for result in results)
+        return RuleTrial(ref, holds, tuple(results), rule.description, rule.notes)
 
     def _denial(self, table: Table, rule: Rule, source: Mapping[str, Any], target: Mapping[str, Any]) -> Reason:
         names = list(dict.fromkeys(c.field for c in rule.conditions))

@@ -73,7 +73,7 @@ def migration_support(driver: Optional[str], vendor: Optional[str],
                       device: Optional[str]) -> Tuple[Optional[bool], Optional[VariantDriver], Optional[Reason]]:
     """Whether a PCI function bound to ``driver`` can migrate: yes, no (with a VC601 reason) or unknown (None)."""
     row = variant_for(vendor, device)
-    ids = f"{(vendor or '?')[2:]}:{(device or '?')[2:]}"
+    ids = f"{vendor[2:] if vendor else '?'}:{device[2:] if device else '?'}"
     if driver == PLAIN_VFIO_PCI:
         if row is not None:
             return False, row, Reason(

@@ -32,15 +32,20 @@ class VersionValue:
     scheme: str
     key: Union[Version, Tuple[int, ...]] = field(repr=False)
     major: int = field(repr=False)
+    # Versions key memo dictionaries on every explanation: hash once, not on each look-up.
+    _hash: int = field(default=0, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_hash", hash((self.scheme, self.key)))
 
     def _same_scheme(self, other: Any) -> bool:
         return isinstance(other, VersionValue) and other.scheme == self.scheme
 
     def __eq__(self, other: object) -> bool:
-        return self._same_scheme(other) and self.key == other.key  # type: ignore[attr-defined]
+        return self is other or (self._same_scheme(other) and self.key == other.key)  # type: ignore[attr-defined]
 
     def __hash__(self) -> int:
-        return hash((self.scheme, self.key))
+        return self._hash
 
     def __lt__(self, other: VersionValue) -> bool:
         return self.key < other.key  # type: ignore[operator]
