@@ -162,10 +162,6 @@ class Table:
         """The first allow rule that holds and the first deny rule that holds (each or ``None``)."""
         return self._allow.first_holding(source, target), self._deny.first_holding(source, target)
 
-    def rules_of(self, effect: str) -> Tuple[Rule, ...]:
-        """The allow or the deny rules, in table order."""
-        return (self._allow if effect == "allow" else self._deny).rules
-
     def denials(self, source: Mapping[str, Any], target: Mapping[str, Any]) -> List[Rule]:
         """Every deny rule that holds, in table order."""
         return [rule for rule in self._deny.candidates(source, target) if rule.holds(source, target)]
