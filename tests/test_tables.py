@@ -27,7 +27,8 @@ def with_rules(*rules: Dict[str, Any]) -> Dict[str, Any]:
 def test_compiles_claims_format_and_rules() -> None:
     table = compiled(copy.deepcopy(BASE_TABLE))
     assert (table.id, table.vendor_id, table.prefixes) == ("t", 0xFFFE, ("k=",))
-    assert table.claims("k=a;v=1") and not table.claims("x=1")
+    assert table.claims.covers(0xFFFE, "k=a;v=1") and not table.claims.covers(0xFFFE, "x=1")
+    assert not table.claims.covers(0x8086, "k=a;v=1")
     assert [r.id for r in table.rules] == ["same-k-newer-v"]
     assert table.format.field("v").ordered and not table.format.field("n").ordered
 

@@ -18,7 +18,7 @@ import pluggy
 from . import hookspecs
 from .errors import TableError
 from .table_files import read_table
-from .table_loader import load_table
+from .table_loader import TableHandle, open_table
 from .tables import Table
 
 __all__ = [
@@ -58,19 +58,48 @@ class PluginFailure:
 
 @dataclass(frozen=True)
 class PluginRecord:
-    """One plugin as loaded: where it comes from, the tables it contributes and what failed."""
+    """One plugin as loaded: where it comes from, its tables (compiled on use) and what failed."""
 
     name: str
     distribution: Optional[str]
     version: Optional[str]
-    tables: Tuple[Table, ...] = ()
-    failures: Tuple[PluginFailure, ...] = ()
+    handles: Tuple[TableHandle, ...] = ()
+    load_failures: Tuple[PluginFailure, ...] = ()
     disabled: bool = False
+
+    @property
+    def tables(self) -> Tuple[Table, ...]:
+        """Every table of the plugin that compiles (compiling the rest now)."""
+        tables = []
+        for handle in self.handles:
+            try:
+                tables.append(handle.load())
+            except TableError:
+                continue
+        return tuple(tables)
+
+    @property
+    def failures(self) -> Tuple[PluginFailure, ...]:
+        """What failed at load time, and each table that does not compile (compiling them now)."""
+        failures = list(self.load_failures)
+        for handle in self.handles:
+            try:
+                handle.load()
+            except TableError as error:
+                failures.append(table_failure(handle, error))
+        return tuple(failures)
 
     @property
     def ok(self) -> bool:
         """Loaded with no failure."""
         return not self.failures and not self.disabled
+
+
+def table_failure(handle: TableHandle, error: TableError) -> PluginFailure:
+    """The failure recorded against a plugin whose table does not compile, with the claims it makes."""
+    claims = handle.claims
+    return PluginFailure(handle.plugin, "VC304", f"table invalid: {error.one_line()}", claims.vendor_id,
+                         claims.prefixes)
 
 
 @dataclass(frozen=True)
@@ -255,7 +284,7 @@ def load_plugins(found: Sequence[FoundPlugin], disabled: Iterable[str] = ()) -> 
             call_plugin(manager.register, module, plugin.name)
         except HookFailed as error:
             failure = PluginFailure(plugin.name, "VC301", f"failed to load: {error}")
-            records.append(PluginRecord(plugin.name, plugin.distribution, plugin.version, failures=(failure,)))
+            records.append(PluginRecord(plugin.name, plugin.distribution, plugin.version, load_failures=(failure,)))
             continue
         live.append((plugin, module))
     parse_hooks: Dict[str, ParseHook] = {}
@@ -263,7 +292,7 @@ def load_plugins(found: Sequence[FoundPlugin], disabled: Iterable[str] = ()) -> 
     impls = {impl.plugin_name: impl for impl in manager.hook.vfiocompat_tables.get_hookimpls()}
     for plugin, _module in live:
         failures: List[PluginFailure] = []
-        tables: List[Table] = []
+        tables: List[TableHandle] = []
         impl = impls.get(plugin.name)
         if impl is not None:
             tables, failures = _collect_tables(plugin.name, impl.function)
@@ -294,7 +323,7 @@ def _impl_of(hook: Any, name: str) -> Optional[Callable[..., Any]]:
     return None
 
 
-def _collect_tables(name: str, function: Callable[[], Any]) -> Tuple[List[Table], List[PluginFailure]]:
+def _collect_tables(name: str, function: Callable[[], Any]) -> Tuple[List[TableHandle], List[PluginFailure]]:
     try:
         sources = call_plugin(function)
     except HookFailed as error:
@@ -305,7 +334,7 @@ def _collect_tables(name: str, function: Callable[[], Any]) -> Tuple[List[Table]
         return [], [PluginFailure(
             name, "VC303", f"vfiocompat_tables returned {type(sources).__name__}, not a list of table files",
         )]
-    tables: List[Table] = []
+    tables: List[TableHandle] = []
     failures: List[PluginFailure] = []
     for source in sources:
         if not isinstance(source, (str, os.PathLike)) and not (
@@ -316,7 +345,7 @@ def _collect_tables(name: str, function: Callable[[], Any]) -> Tuple[List[Table]
             ))
             continue
         try:
-            tables.append(call_plugin(load_table, source, name))
+            tables.append(call_plugin(open_table, source, name))
         except HookFailed as error:
             if isinstance(error.error, TableError):
                 vendor, prefixes = _claims_of(source)

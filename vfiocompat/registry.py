@@ -26,7 +26,7 @@ from .plugins import (
     load_plugins,
 )
 from .table_files import TableSource
-from .table_loader import load_table
+from .table_loader import TableHandle, load_table
 from .tables import Rule, Table
 from .verdict import ConditionResult, Explanation, Reason, RuleRef, RuleTrial, Verdict
 
@@ -91,7 +91,8 @@ class Registry:
         by_plugin: Dict[str, List[Table]] = {}
         for table in tables:
             by_plugin.setdefault(table.plugin, []).append(table)
-        records = tuple(PluginRecord(name, None, None, tuple(group)) for name, group in sorted(by_plugin.items()))
+        records = tuple(PluginRecord(name, None, None, tuple(TableHandle.of(t) for t in group))
+                        for name, group in sorted(by_plugin.items()))
         registry._setup(PluginSet(records, dict(parse_hooks or {})))
         return registry
 
@@ -99,21 +100,22 @@ class Registry:
         self.plugins: Tuple[PluginRecord, ...] = loaded.records
         self._parse_hooks = loaded.parse_hooks
         self.probe_hooks = loaded.probe_hooks
-        self.tables: Tuple[Table, ...] = tuple(t for record in self.plugins for t in record.tables)
-        self._failures: Tuple[PluginFailure, ...] = tuple(f for r in self.plugins for f in r.failures)
-        self._by_vendor: Dict[int, List[Table]] = {}
+        # Failures known without compiling anything: a table that fails later is refused where it is used.
+        self._failures: Tuple[PluginFailure, ...] = tuple(f for r in self.plugins for f in r.load_failures)
         # Claim order must not depend on load order (plugin names are sorted; a plugin's tables may not be).
-        for table in sorted(self.tables, key=lambda t: (t.plugin, t.id, t.origin)):
-            self._by_vendor.setdefault(table.vendor_id, []).append(table)
-        self.overlaps: Tuple[PluginFailure, ...] = tuple(
-            _overlaps(sorted(self.tables, key=lambda t: (t.plugin, t.id, t.origin))))
+        handles = sorted((h for r in self.plugins for h in r.handles),
+                         key=lambda h: (h.plugin, h.claims.table_id, h.origin))
+        self._by_vendor: Dict[int, List[TableHandle]] = {}
+        for handle in handles:
+            self._by_vendor.setdefault(handle.claims.vendor_id, []).append(handle)
+        self.overlaps: Tuple[PluginFailure, ...] = tuple(_overlaps(handles))
         if self.overlaps:
             by_plugin: Dict[str, List[PluginFailure]] = {}
             for failure in self.overlaps:
                 by_plugin.setdefault(failure.plugin, []).append(failure)
             self.plugins = tuple(
-                PluginRecord(r.name, r.distribution, r.version, r.tables,
-                             (*r.failures, *by_plugin.get(r.name, ())), r.disabled)
+                PluginRecord(r.name, r.distribution, r.version, r.handles,
+                             (*r.load_failures, *by_plugin.get(r.name, ())), r.disabled)
                 for r in self.plugins
             )
         self._sides: Dict[str, Resolution] = {}
@@ -123,6 +125,11 @@ class Registry:
         self._rule_trials: Dict[Tuple[Any, ...], Tuple[RuleTrial, int]] = {}
         self._plans: Dict[int, List[Tuple[int, Rule, RuleRef, Tuple[str, ...]]]] = {}
         self._refs: Dict[Tuple[int, int], RuleRef] = {}
+
+    @property
+    def tables(self) -> Tuple[Table, ...]:
+        """Every table that compiles, of every plugin (compiling those not yet used)."""
+        return tuple(t for record in self.plugins for t in record.tables)
 
     def parse_hooks_of(self, plugin: str) -> Dict[str, Any]:
         """``{plugin: hook}`` when ``plugin`` implements ``vfiocompat_parse_fields``, else empty."""
@@ -148,16 +155,25 @@ class Registry:
             device = parse(text)
         except DeviceVersionError as error:
             return Resolution(text, None, None, None, (Reason(error.code, "core", error.message),))
-        claimants = [t for t in self._by_vendor.get(device.vendor_id, ()) if t.claims(device.proprietary)]
+        claimants = [h for h in self._by_vendor.get(device.vendor_id, ())
+                     if h.claims.covers(device.vendor_id, device.proprietary)]
         if len(claimants) > 1:
-            names = " and ".join(f"{t.id!r} (plugin {t.plugin!r})" for t in claimants)
+            names = " and ".join(f"{h.claims.table_id!r} (plugin {h.plugin!r})" for h in claimants)
             return self._refused(text, device, Reason(
                 "VC206", "core", f"claimed by more than one table: {names}",
                 hint="disable one of these plugins (VFIOCOMPAT_DISABLE_PLUGINS) or fix their claims",
             ))
         if not claimants:
             return self._refused(text, device, self._unclaimed(device))
-        table = claimants[0]
+        handle = claimants[0]
+        try:
+            table = handle.load()
+        except TableError as error:
+            return self._refused(text, device, Reason(
+                "VC304", "plugin", f"plugin {handle.plugin!r} would serve this device but its table is invalid:"
+                f" {error.one_line()}", hint="fix or reinstall the plugin; `vfiocompat plugins` shows it",
+                plugin=handle.plugin,
+            ))
         try:
             fields = table.format.parse(device.proprietary, self._hook_for(table))
         except _HookFailure as failure:
@@ -194,7 +210,7 @@ class Registry:
         if not known:
             return Reason("VC203", "core", f"no installed plugin serves vendor {vendor}",
                           hint=f"install the vfiocompat plugin of vendor {vendor}")
-        prefixes = sorted({p for t in known for p in t.prefixes})
+        prefixes = sorted({p for h in known for p in h.claims.prefixes})
         return Reason("VC204", "core", f"no table of vendor {vendor} claims {device.proprietary!r}",
                       hint="installed tables claim strings starting with " + ", ".join(map(repr, prefixes)))
 
@@ -429,34 +445,37 @@ def _sided(side: str, reasons: Sequence[Reason]) -> List[Reason]:
 
 
 def _table_file_record(sources: Sequence[TableSource]) -> PluginRecord:
-    tables: List[Table] = []
+    handles: List[TableHandle] = []
     failures: List[PluginFailure] = []
     for source in sources:
         try:
-            tables.append(load_table(source, plugin=_TABLE_FILE_PLUGIN))
+            # A table given on the command line is being written: compile it now, report it now.
+            handles.append(TableHandle.of(load_table(source, plugin=_TABLE_FILE_PLUGIN)))
         except TableError as error:
             failures.append(PluginFailure(_TABLE_FILE_PLUGIN, "VC304", f"table invalid: {error.one_line()}"))
-    return PluginRecord(_TABLE_FILE_PLUGIN, None, None, tuple(tables), tuple(failures))
+    return PluginRecord(_TABLE_FILE_PLUGIN, None, None, tuple(handles), tuple(failures))
 
 
-def _overlaps(tables: Sequence[Table]) -> List[PluginFailure]:
+def _overlaps(handles: Sequence[TableHandle]) -> List[PluginFailure]:
     """A failure for each side of every pair of tables whose claims overlap."""
     found: List[PluginFailure] = []
-    for i, first in enumerate(tables):
-        for second in tables[i + 1:]:
-            if first.vendor_id != second.vendor_id:
+    for i, first in enumerate(handles):
+        for second in handles[i + 1:]:
+            mine_claims, their_claims = first.claims, second.claims
+            if mine_claims.vendor_id != their_claims.vendor_id:
                 continue
             shared = [
-                (a, b) for a in first.prefixes for b in second.prefixes if a.startswith(b) or b.startswith(a)
+                (a, b) for a in mine_claims.prefixes for b in their_claims.prefixes
+                if a.startswith(b) or b.startswith(a)
             ]
             if not shared:
                 continue
             a, b = shared[0]
-            vendor = format_vendor(first.vendor_id)
+            vendor = format_vendor(mine_claims.vendor_id)
             for mine, theirs, prefix in ((first, second, a), (second, first, b)):
                 found.append(PluginFailure(
                     mine.plugin, "VC305",
-                    f"table {mine.id!r} claims vendor {vendor} prefix {prefix!r}, overlapping table"
-                    f" {theirs.id!r} of plugin {theirs.plugin!r}; strings both claim are refused",
+                    f"table {mine.claims.table_id!r} claims vendor {vendor} prefix {prefix!r}, overlapping table"
+                    f" {theirs.claims.table_id!r} of plugin {theirs.plugin!r}; strings both claim are refused",
                 ))
     return found

@@ -27,6 +27,8 @@ __all__ = [
     "TableSource",
     "TableDocument",
     "read_table",
+    "read_raw",
+    "decode_table",
     "format_path",
     "locate",
 ]
@@ -68,6 +70,11 @@ def _origin(source: TableSource) -> str:
 
 def read_table(source: TableSource) -> TableDocument:
     """Read and decode one table file; raise :class:`TableError` (VC501, VC502, VC507)."""
+    return decode_table(*read_raw(source))
+
+
+def read_raw(source: TableSource) -> Tuple[bytes, str, str]:
+    """A table file's bytes, its origin for messages and its name (for the syntax); raise :class:`TableError`."""
     origin = _origin(source)
     try:
         if isinstance(source, (str, os.PathLike)):
@@ -89,14 +96,18 @@ def read_table(source: TableSource) -> TableDocument:
         raise TableError(f"cannot read: {error.strerror or error}", code="VC501", location=origin) from None
     if len(raw) > MAX_TABLE_BYTES:
         raise TableError(f"is over {MAX_TABLE_BYTES} bytes", code="VC507", location=origin)
+    return raw, origin, str(getattr(source, "name", origin))
+
+
+def decode_table(raw: bytes, origin: str, name: str) -> TableDocument:
+    """Decode a table file's bytes (UTF-8, TOML or JSON by ``name``); raise :class:`TableError`."""
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         raise TableError(f"is not UTF-8 (byte {error.start})", code="VC501", location=origin) from None
     if "\x00" in text:
         raise TableError("contains a NUL character; is it a binary file?", code="VC501", location=origin)
-    name = getattr(source, "name", origin)
-    syntax = _syntax(str(name), text)
+    syntax = _syntax(name, text)
     data = _decode(text, syntax, origin)
     _check_depth(data, origin)
     return TableDocument(data, text, raw, origin, syntax)

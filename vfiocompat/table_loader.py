@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from typing import List, Optional, Sequence, Tuple, Union
+from typing import Callable, List, Optional, Sequence, Tuple, Union
 
 from . import validation_cache
 from .errors import TableError
 from .schema import table_schema_issues
-from .table_files import TableDocument, TableSource, format_path, locate, read_table
-from .tables import MAX_CONDITIONS, MAX_RULES, MAX_TOTAL_CONDITIONS, Table, compile_table
+from .table_files import TableDocument, TableSource, decode_table, format_path, locate, read_raw
+from .tables import MAX_CONDITIONS, MAX_RULES, MAX_TOTAL_CONDITIONS, Table, TableClaims, compile_table
 
-__all__ = ["load_table", "schema_errors", "compile_document", "check_counts"]
+__all__ = ["TableHandle", "open_table", "load_table", "schema_errors", "compile_document", "check_counts"]
 
 
 def schema_errors(document: TableDocument) -> List[TableError]:
@@ -94,15 +94,70 @@ def check_counts(document: TableDocument) -> None:
                          location=document.origin, path=format_path(("rules",), document.syntax))
 
 
+class TableHandle:
+    """A plugin's table known by its claims, compiled on first use and then kept.
+
+    The registry routes device_versions by claims alone, so a check compiles only the table it
+    needs; a table that fails to compile is remembered as failed, with its error.
+    """
+
+    def __init__(self, claims: TableClaims, plugin: str, origin: str, build: Callable[[], Table]) -> None:
+        self.claims = claims
+        self.plugin = plugin
+        self.origin = origin
+        self._build: Optional[Callable[[], Table]] = build
+        self._table: Optional[Table] = None
+        self._error: Optional[TableError] = None
+
+    @classmethod
+    def of(cls, table: Table) -> TableHandle:
+        """A handle around an already compiled table."""
+        handle = cls(table.claims, table.plugin, table.origin, lambda: table)
+        handle.load()
+        return handle
+
+    def load(self) -> Table:
+        """The compiled table; raise its :class:`TableError` (every time) if it does not compile."""
+        if self._build is not None:
+            build, self._build = self._build, None
+            try:
+                self._table = build()
+            except TableError as error:
+                self._error = error
+        if self._error is not None:
+            raise self._error
+        assert self._table is not None
+        return self._table
+
+
+def open_table(source: TableSource, plugin: str) -> TableHandle:
+    """A handle on one table file: compiled now, or later if these exact bytes were validated before."""
+    raw, origin, name = read_raw(source)
+    claims = validation_cache.known_claims(raw)
+    if claims is None:
+        table = _validated(decode_table(raw, origin, name), plugin)
+        validation_cache.remember(raw, table.claims)
+        return TableHandle.of(table)
+    known = claims
+
+    def build() -> Table:
+        table = compile_document(decode_table(raw, origin, name), plugin)
+        if table.claims != known:
+            raise TableError("claims differ from the validation cache's entry for these bytes; refused",
+                             code="VC504", location=origin)
+        return table
+
+    return TableHandle(claims, plugin, origin, build)
+
+
+def _validated(document: TableDocument, plugin: str) -> Table:
+    check_counts(document)
+    errors = schema_errors(document)
+    if errors:
+        raise errors[0]
+    return compile_document(document, plugin)
+
+
 def load_table(source: TableSource, plugin: str) -> Table:
     """Read, validate and compile one table file; raise the first :class:`TableError`."""
-    document = read_table(source)
-    if not validation_cache.is_known_valid(document.raw):
-        check_counts(document)
-        errors = schema_errors(document)
-        if errors:
-            raise errors[0]
-        table = compile_document(document, plugin)
-        validation_cache.remember_valid(document.raw)
-        return table
-    return compile_document(document, plugin)
+    return open_table(source, plugin).load()

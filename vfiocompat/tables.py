@@ -24,6 +24,7 @@ __all__ = [
     "MAX_FIELDS",
     "Rule",
     "Example",
+    "TableClaims",
     "TableWarning",
     "Table",
     "compile_table",
@@ -79,6 +80,19 @@ class Example:
     compatible: bool
     code: Optional[str] = None
     note: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class TableClaims:
+    """What a table serves: its id, vendor id and the prefixes of the proprietary strings it claims."""
+
+    table_id: str
+    vendor_id: int
+    prefixes: Tuple[str, ...]
+
+    def covers(self, vendor_id: int, proprietary: str) -> bool:
+        """Whether the table claims this vendor's string."""
+        return vendor_id == self.vendor_id and any(proprietary.startswith(p) for p in self.prefixes)
 
 
 @dataclass(frozen=True)
@@ -154,9 +168,10 @@ class Table:
         object.__setattr__(self, "_allow", _RuleIndex([r for r in self.rules if r.effect == "allow"]))
         object.__setattr__(self, "_deny", _RuleIndex([r for r in self.rules if r.effect == "deny"]))
 
-    def claims(self, proprietary: str) -> bool:
-        """Whether this table serves ``proprietary`` (its prefixes claim it)."""
-        return any(proprietary.startswith(prefix) for prefix in self.prefixes)
+    @property
+    def claims(self) -> TableClaims:
+        """The table's id, vendor id and prefixes."""
+        return TableClaims(self.id, self.vendor_id, self.prefixes)
 
     def decide(self, source: Mapping[str, Any], target: Mapping[str, Any]) -> Tuple[Optional[Rule], Optional[Rule]]:
         """The first allow rule that holds and the first deny rule that holds (each or ``None``)."""

@@ -1,22 +1,24 @@
-"""A cache of table contents that already passed the JSON Schema, to keep jsonschema off start-up.
+"""A cache of the tables that already passed validation, to keep jsonschema and parsing off start-up.
 
-An entry is keyed by the SHA-256 of the schema and the table's exact bytes, so a changed table
-is never served from it. The cache holds no table data: tables are always read and compiled
-from their files, and compilation re-checks every value, so a forged entry can at worst skip
-the schema's wording of an error, never admit a pair. Set ``VFIOCOMPAT_CACHE_DIR`` to a folder,
-or to ``off`` to disable the cache.
+An entry is keyed by the SHA-256 of the schema and the table's exact bytes, so a changed table is
+never served from it, and holds only what the table claims (id, vendor id, prefixes): enough to
+route a device_version to its table without parsing the others. Rules are always compiled from
+the file itself, and the compiled claims must equal the cached ones, so a forged entry can at worst
+refuse a device, never admit a pair. Set ``VFIOCOMPAT_CACHE_DIR`` to a folder, or to ``off``.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from pathlib import Path
 from typing import Optional
 
 from .schema import schema_text
+from .tables import TableClaims
 
-__all__ = ["cache_dir", "digest", "is_known_valid", "remember_valid"]
+__all__ = ["cache_dir", "digest", "known_claims", "remember"]
 
 _SALT = b"vfiocompat-table-schema-v1\0"
 _schema_digest: Optional[bytes] = None
@@ -39,26 +41,32 @@ def digest(raw: bytes) -> str:
     return hashlib.sha256(_SALT + _schema_digest + raw).hexdigest()
 
 
-def is_known_valid(raw: bytes) -> bool:
-    """Whether these exact bytes passed the schema before."""
+def known_claims(raw: bytes) -> Optional[TableClaims]:
+    """The claims of a table whose exact bytes passed validation before, or ``None``."""
     folder = cache_dir()
-    return folder is not None and (folder / digest(raw)).is_file()
+    if folder is None:
+        return None
+    try:
+        entry = json.loads((folder / digest(raw)).read_text("utf-8"))
+        claims = TableClaims(str(entry["id"]), int(entry["vendor"]), tuple(str(p) for p in entry["prefixes"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return claims
 
 
-def remember_valid(raw: bytes) -> None:
-    """Record that these bytes passed the schema; failures to write are ignored."""
+def remember(raw: bytes, claims: TableClaims) -> None:
+    """Record that these bytes passed validation, with their claims; failures to write are ignored."""
     folder = cache_dir()
     if folder is None:
         return
     import tempfile
 
+    text = json.dumps({"id": claims.table_id, "vendor": claims.vendor_id, "prefixes": list(claims.prefixes)})
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        entry = folder / digest(raw)
-        if entry.exists():
-            return
         handle, temporary = tempfile.mkstemp(dir=folder, prefix=".tmp-")
-        os.close(handle)
-        os.replace(temporary, entry)
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(text)
+        os.replace(temporary, folder / digest(raw))
     except OSError:
         pass
