@@ -10,7 +10,7 @@ read (see :mod:`vfiocompat.sysfs`); what is refused is listed in the inventory's
 from __future__ import annotations
 
 import re
-from typing import Any, Callable, Dict, List, Mapping, NamedTuple, Optional, Tuple
+from typing import Any, Callable, Dict, List, Mapping, NamedTuple, Optional, Tuple, TypeVar
 
 from .device_version import parse
 from .errors import DeviceVersionError
@@ -92,6 +92,9 @@ def _inventory_device(device: HostDevice, hooks: Mapping[str, ProbeHook]) -> Inv
     return InventoryDevice(device, version, plugin, can_migrate, driver_needed, tuple(reasons))
 
 
+T = TypeVar("T")
+
+
 class _Ids(NamedTuple):
     vendor: Optional[str]
     device: Optional[str]
@@ -110,40 +113,28 @@ class _Finder:
         self.issues.append(Reason(error.code, "host", error.message,
                                   hint="a sysfs tree has no links leaving it; check the --sysfs-root copy"))
 
-    def _resolve(self, relative: str) -> Optional[str]:
+    def _guarded(self, default: T, read: Callable[[str], T], relative: str) -> T:
+        # A path that leaves the root is recorded as an issue, and the walk goes on without it.
         try:
-            return self.sysfs.relative(self.sysfs.resolve(relative))
+            return read(relative)
         except SysfsEscape as error:
             self._refuse(error)
-            return None
+            return default
+
+    def _resolve(self, relative: str) -> Optional[str]:
+        return self._guarded(None, lambda path: self.sysfs.relative(self.sysfs.resolve(path)), relative)
 
     def _read(self, relative: str) -> Optional[str]:
-        try:
-            return self.sysfs.read(relative)
-        except SysfsEscape as error:
-            self._refuse(error)
-            return None
+        return self._guarded(None, self.sysfs.read, relative)
 
     def _link(self, relative: str) -> Optional[str]:
-        try:
-            return self.sysfs.link_name(relative)
-        except SysfsEscape as error:
-            self._refuse(error)
-            return None
+        return self._guarded(None, self.sysfs.link_name, relative)
 
     def _is_dir(self, relative: str) -> bool:
-        try:
-            return self.sysfs.is_dir(relative)
-        except SysfsEscape as error:
-            self._refuse(error)
-            return False
+        return self._guarded(False, self.sysfs.is_dir, relative)
 
     def _list(self, relative: str) -> List[str]:
-        try:
-            return self.sysfs.list_dir(relative)
-        except SysfsEscape as error:
-            self._refuse(error)
-            return []
+        return self._guarded([], self.sysfs.list_dir, relative)
 
     def _id(self, relative: str) -> Optional[str]:
         text = self._read(relative)

@@ -9,7 +9,7 @@ decided is a refusal with a reason: the registry fails closed.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Generic, Iterable, List, Mapping, Optional, Sequence, Tuple, TypeVar
 
 from .conditions import Failure, render
 from .device_version import MAX_LENGTH, DeviceVersion, format_vendor, parse
@@ -47,6 +47,31 @@ class Resolution:
     table: Optional[Table]
     fields: Optional[Mapping[str, Any]]
     reasons: Tuple[Reason, ...]
+
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class _Memo(Generic[K, V]):
+    """A bounded memo, emptied when full: simple, and a fleet's working set fits many times over."""
+
+    def __init__(self) -> None:
+        self._items: Dict[K, V] = {}
+
+    def get(self, key: K) -> Optional[V]:
+        return self._items.get(key)
+
+    def keep(self, key: K, value: V) -> V:
+        if len(self._items) >= _CACHE_LIMIT:
+            self._items.clear()
+        self._items[key] = value
+        return value
+
+
+def _memoisable(*texts: str) -> bool:
+    # A text over the maximum is refused anyway; keeping it would let input size drive memory.
+    return all(len(text) <= MAX_LENGTH for text in texts)
 
 
 class Registry:
@@ -118,11 +143,11 @@ class Registry:
                              (*r.load_failures, *by_plugin.get(r.name, ())), r.disabled)
                 for r in self.plugins
             )
-        self._sides: Dict[str, Resolution] = {}
-        self._verdicts: Dict[Tuple[str, str], Verdict] = {}
-        self._admitted: Dict[Tuple[str, str], bool] = {}
-        self._explanations: Dict[Tuple[str, str], Explanation] = {}
-        self._rule_trials: Dict[Tuple[Any, ...], Tuple[RuleTrial, int]] = {}
+        self._sides: _Memo[str, Resolution] = _Memo()
+        self._verdicts: _Memo[Tuple[str, str], Verdict] = _Memo()
+        self._admitted: _Memo[Tuple[str, str], bool] = _Memo()
+        self._explanations: _Memo[Tuple[str, str], Explanation] = _Memo()
+        self._rule_trials: _Memo[Tuple[Any, ...], Tuple[RuleTrial, int]] = _Memo()
         self._plans: Dict[int, List[Tuple[int, Rule, RuleRef, Tuple[str, ...]]]] = {}
         self._refs: Dict[Tuple[int, int], RuleRef] = {}
 
@@ -143,11 +168,8 @@ class Registry:
         cached = self._sides.get(text)
         if cached is None:
             cached = self._resolve(text)
-            if len(text) > MAX_LENGTH:
-                return cached  # refused anyway; memoising it would let input size drive memory
-            if len(self._sides) >= _CACHE_LIMIT:
-                self._sides.clear()
-            self._sides[text] = cached
+            if _memoisable(text):
+                self._sides.keep(text, cached)
         return cached
 
     def _resolve(self, text: str) -> Resolution:
@@ -233,11 +255,8 @@ class Registry:
         admitted = self._admitted.get(key)
         if admitted is None:
             admitted = self._admits(self.resolve(source), self.resolve(target))
-            if len(source) > MAX_LENGTH or len(target) > MAX_LENGTH:
-                return admitted
-            if len(self._admitted) >= _CACHE_LIMIT:
-                self._admitted.clear()
-            self._admitted[key] = admitted
+            if _memoisable(source, target):
+                self._admitted.keep(key, admitted)
         return admitted
 
     def check(self, source: str, target: str) -> Verdict:
@@ -246,11 +265,8 @@ class Registry:
         verdict = self._verdicts.get(key)
         if verdict is None:
             verdict = self._judge(self.resolve(source), self.resolve(target))
-            if len(source) > MAX_LENGTH or len(target) > MAX_LENGTH:
-                return verdict
-            if len(self._verdicts) >= _CACHE_LIMIT:
-                self._verdicts.clear()
-            self._verdicts[key] = verdict
+            if _memoisable(source, target):
+                self._verdicts.keep(key, verdict)
         return verdict
 
     def explain(self, source: str, target: str) -> Explanation:
@@ -266,11 +282,8 @@ class Registry:
                 table = s.table
                 trials = tuple(self._trials(table, s.fields, t.fields))
                 explanation = Explanation(verdict, trials, table.id, table.plugin)
-            if len(source) > MAX_LENGTH or len(target) > MAX_LENGTH:
-                return explanation
-            if len(self._explanations) >= _CACHE_LIMIT:
-                self._explanations.clear()
-            self._explanations[key] = explanation
+            if _memoisable(source, target):
+                self._explanations.keep(key, explanation)
         return explanation
 
     @staticmethod
@@ -348,10 +361,7 @@ class Registry:
             known = memo.get(key)
             if known is None:
                 trial = self._trial(rule, ref, source, target)
-                known = (trial, len(trial.failed))
-                if len(memo) >= _CACHE_LIMIT:
-                    memo.clear()
-                memo[key] = known
+                known = memo.keep(key, (trial, len(trial.failed)))
             trial, failed = known
             rank = 0 if (trial.holds and rule.effect == "deny") else 1 if rule.effect == "allow" else 2
             # The same order as Table.nearest_miss: rules the index picks for this pair come first.
