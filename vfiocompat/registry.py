@@ -9,7 +9,7 @@ decided is a refusal with a reason: the registry fails closed.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Generic, Iterable, List, Mapping, Optional, Sequence, Tuple, TypeVar
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, TypeVar
 
 from .conditions import Failure, render
 from .device_version import MAX_LENGTH, DeviceVersion, format_vendor, parse
@@ -53,20 +53,12 @@ K = TypeVar("K")
 V = TypeVar("V")
 
 
-class _Memo(Generic[K, V]):
-    """A bounded memo, emptied when full: simple, and a fleet's working set fits many times over."""
-
-    def __init__(self) -> None:
-        self._items: Dict[K, V] = {}
-
-    def get(self, key: K) -> Optional[V]:
-        return self._items.get(key)
-
-    def keep(self, key: K, value: V) -> V:
-        if len(self._items) >= _CACHE_LIMIT:
-            self._items.clear()
-        self._items[key] = value
-        return value
+def _keep(memo: Dict[K, V], key: K, value: V) -> V:
+    """Remember ``value`` in a bounded memo, emptied when full (a fleet's working set fits many times over)."""
+    if len(memo) >= _CACHE_LIMIT:
+        memo.clear()
+    memo[key] = value
+    return value
 
 
 def _memoisable(*texts: str) -> bool:
@@ -143,11 +135,11 @@ class Registry:
                              (*r.load_failures, *by_plugin.get(r.name, ())), r.disabled)
                 for r in self.plugins
             )
-        self._sides: _Memo[str, Resolution] = _Memo()
-        self._verdicts: _Memo[Tuple[str, str], Verdict] = _Memo()
-        self._admitted: _Memo[Tuple[str, str], bool] = _Memo()
-        self._explanations: _Memo[Tuple[str, str], Explanation] = _Memo()
-        self._rule_trials: _Memo[Tuple[Any, ...], Tuple[RuleTrial, int]] = _Memo()
+        self._sides: Dict[str, Resolution] = {}
+        self._verdicts: Dict[Tuple[str, str], Verdict] = {}
+        self._admitted: Dict[Tuple[str, str], bool] = {}
+        self._explanations: Dict[Tuple[str, str], Explanation] = {}
+        self._rule_trials: Dict[Tuple[Any, ...], Tuple[RuleTrial, int]] = {}
         self._plans: Dict[int, List[Tuple[int, Rule, RuleRef, Tuple[str, ...]]]] = {}
         self._refs: Dict[Tuple[int, int], RuleRef] = {}
 
@@ -169,7 +161,7 @@ class Registry:
         if cached is None:
             cached = self._resolve(text)
             if _memoisable(text):
-                self._sides.keep(text, cached)
+                _keep(self._sides, text, cached)
         return cached
 
     def _resolve(self, text: str) -> Resolution:
@@ -256,7 +248,7 @@ class Registry:
         if admitted is None:
             admitted = self._admits(self.resolve(source), self.resolve(target))
             if _memoisable(source, target):
-                self._admitted.keep(key, admitted)
+                _keep(self._admitted, key, admitted)
         return admitted
 
     def check(self, source: str, target: str) -> Verdict:
@@ -266,7 +258,7 @@ class Registry:
         if verdict is None:
             verdict = self._judge(self.resolve(source), self.resolve(target))
             if _memoisable(source, target):
-                self._verdicts.keep(key, verdict)
+                _keep(self._verdicts, key, verdict)
         return verdict
 
     def explain(self, source: str, target: str) -> Explanation:
@@ -283,7 +275,7 @@ class Registry:
                 trials = tuple(self._trials(table, s.fields, t.fields))
                 explanation = Explanation(verdict, trials, table.id, table.plugin)
             if _memoisable(source, target):
-                self._explanations.keep(key, explanation)
+                _keep(self._explanations, key, explanation)
         return explanation
 
     @staticmethod
@@ -361,7 +353,7 @@ class Registry:
             known = memo.get(key)
             if known is None:
                 trial = self._trial(rule, ref, source, target)
-                known = memo.keep(key, (trial, len(trial.failed)))
+                known = _keep(memo, key, (trial, len(trial.failed)))
             trial, failed = known
             rank = 0 if (trial.holds and rule.effect == "deny") else 1 if rule.effect == "allow" else 2
             # The same order as Table.nearest_miss: rules the index picks for this pair come first.
