@@ -16,6 +16,9 @@ __all__ = [
     "PluginError",
     "UsageError",
     "LimitError",
+    "SysfsEscape",
+    "DomainXMLError",
+    "ScaffoldError",
 ]
 
 
@@ -109,3 +112,19 @@ class UsageError(VfiocompatError):
     """The command line or an API call is malformed."""
 
     code = "VC001"
+
+
+class ScaffoldError(UsageError):
+    """A scaffold request that cannot be carried out: a bad name or vendor id, or a non-empty destination."""
+
+
+class SysfsEscape(VfiocompatError, ValueError):
+    """A sysfs path or symlink leads outside the probed root; it was not followed."""
+
+    code = "VC603"
+
+
+class DomainXMLError(VfiocompatError, ValueError):
+    """The domain XML is refused: too large, malformed, or carrying DOCTYPE/ENTITY declarations."""
+
+    code = "VC607"

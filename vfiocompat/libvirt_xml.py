@@ -14,7 +14,7 @@ from typing import Dict, List, Optional, Tuple
 from xml.parsers import expat
 from xml.sax.saxutils import quoteattr
 
-from .errors import VfiocompatError
+from .errors import DomainXMLError
 
 __all__ = [
     "MAX_DOMAIN_XML_BYTES",
@@ -40,12 +40,6 @@ METADATA_KEY = "vfiocompat"
 _SEP = " "
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _PCI = re.compile(r"^(?:([0-9a-f]{1,8}):)?([0-9a-f]{1,2}):([0-9a-f]{1,2})\.([0-7])$")
-
-
-class DomainXMLError(VfiocompatError, ValueError):
-    """The domain XML is refused: too large, malformed, or carrying DOCTYPE/ENTITY declarations."""
-
-    code = "VC607"
 
 
 @dataclass(frozen=True)

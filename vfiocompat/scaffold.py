@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, TextIO, Tuple, Union
 
-from .errors import UsageError
+from .errors import ScaffoldError
 
 if TYPE_CHECKING:
     from importlib.abc import Traversable
@@ -45,10 +45,6 @@ _VENDOR_NAME_FORBIDDEN = frozenset("\"'\\`|<>{}$")
 # Text meant for readers of the template only: Markdown blocks and trailing comments, dropped when scaffolding.
 _TEMPLATE_BLOCK = re.compile(r"^<!-- template-only -->\n.*?^<!-- /template-only -->\n\n?", re.M | re.S)
 _TEMPLATE_COMMENT = re.compile(r"[ \t]+# template: [^\n]*$", re.M)
-
-
-class ScaffoldError(UsageError):
-    """A scaffold request that cannot be carried out: a bad name or vendor id, or a non-empty destination."""
 
 
 @dataclass(frozen=True)

@@ -10,19 +10,13 @@ from __future__ import annotations
 import os
 from typing import List, Optional
 
-from .errors import UsageError, VfiocompatError
+from .errors import SysfsEscape, UsageError
 
 __all__ = ["MAX_ATTRIBUTE_BYTES", "SysfsEscape", "SysfsRoot"]
 
 #: Longest attribute read (sysfs attributes are one page, 4096 bytes on most hosts).
 MAX_ATTRIBUTE_BYTES = 65536
 _MAX_LINKS = 40
-
-
-class SysfsEscape(VfiocompatError, ValueError):
-    """A sysfs path or symlink leads outside the probed root; it was not followed."""
-
-    code = "VC603"
 
 
 class SysfsRoot:
