@@ -15,8 +15,8 @@ from typing import List
 from w1_checks import device_space
 
 import vfiocompat
-from vfiocompat.inventory import HostDevice, Inventory, InventoryDevice
-from vfiocompat.placement import place
+from vfiocompat.host.inventory import HostDevice, Inventory, InventoryDevice
+from vfiocompat.host.placement import place
 
 GOAL_SECONDS = 0.5
 HOSTS = 10_000

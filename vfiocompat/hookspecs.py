@@ -48,7 +48,7 @@ def vfiocompat_parse_fields(table_id: str, proprietary: str) -> Optional[Mapping
 def vfiocompat_device_version(device: Any) -> Optional[str]:
     """Return the device_version of a host device found by ``vfiocompat probe``, or ``None``.
 
-    :param device: a :class:`vfiocompat.probe.HostDevice`; its ``read_attribute(name)`` reads
+    :param device: a :class:`vfiocompat.host.HostDevice`; its ``read_attribute(name)`` reads
         further sysfs attributes of the device, confined to the probed sysfs root.
     Return the full ``VENDOR:INTERFACE:PROPRIETARY`` text for devices this plugin serves.
     """

@@ -1,4 +1,4 @@
-"""vfiocompat.libvirt_xml: hostdevs and vfiocompat metadata from a domain XML, parsed defensively."""
+"""vfiocompat.host.libvirt_xml: hostdevs and vfiocompat metadata from a domain XML, parsed defensively."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vfiocompat.libvirt_xml import (
+from vfiocompat.host.libvirt_xml import (
     MAX_DOMAIN_XML_BYTES,
     NAMESPACE,
     DomainXMLError,

@@ -1,4 +1,4 @@
-"""vfiocompat.variant_drivers: which variant driver migrates which PCI function, and what plain vfio-pci means."""
+"""vfiocompat.host.variant_drivers: which variant driver migrates which PCI function, and what plain vfio-pci means."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from typing import Optional
 
 import pytest
 
-from vfiocompat import variant_drivers as vd
 from vfiocompat.codes import CODES
-from vfiocompat.variant_drivers import (
+from vfiocompat.host import variant_drivers as vd
+from vfiocompat.host.variant_drivers import (
     PLAIN_VFIO_PCI,
     VARIANT_DRIVERS,
     VariantDriver,

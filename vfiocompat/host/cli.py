@@ -55,7 +55,7 @@ def add_commands(subparsers: Any, common: argparse.ArgumentParser) -> None:
 
 
 def _registry(args: argparse.Namespace) -> Any:
-    from .registry import Registry
+    from ..registry import Registry
 
     return Registry.from_environment(tables=args.table, disabled=args.disable_plugin,
                                      entry_points=not args.no_plugins)
@@ -98,7 +98,7 @@ def _cmd_probe(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def _cmd_place(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from .device_version import parse
+    from ..device_version import parse
     from .inventory import load_inventories
     from .placement import place
 
@@ -106,7 +106,7 @@ def _cmd_place(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     inventories = load_inventories(args.inventories)
     result = place(vm, inventories, _registry(args))
     if args.json:
-        from .json_forms import reason_form
+        from ..json_forms import reason_form
 
         _emit(out, {
             "schema_version": 1,
@@ -137,7 +137,7 @@ def _cmd_place(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def _cmd_libvirt_hook(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from .errors import UsageError
+    from ..errors import UsageError
     from .libvirt_hook import refusal_line, run_hook
 
     hook_args: List[str] = list(args.hook_args)
@@ -150,7 +150,7 @@ def _cmd_libvirt_hook(args: argparse.Namespace, out: TextIO, err: TextIO) -> int
 
 
 def _cmd_libvirt_metadata(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from .errors import UsageError
+    from ..errors import UsageError
     from .libvirt_hook import parse_assignments
     from .libvirt_xml import SourceVersion, metadata_xml
 

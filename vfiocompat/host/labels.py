@@ -1,7 +1,7 @@
 """Which source device classes each host accepts, as Kubernetes node labels and OpenStack Placement traits.
 
 A device class is one distinct device_version found in the fleet. A host accepts a class when
-at least one device that can receive a migration (see :func:`vfiocompat.inventory.targets`)
+at least one device that can receive a migration (see :func:`vfiocompat.host.inventory.targets`)
 accepts it as a source. Names are deterministic: a readable part of the device_version plus the
 first 12 hex digits of its SHA-256, so the same fleet gives the same labels on every run.
 """

@@ -1,4 +1,4 @@
-"""vfiocompat.probe: finding VFIO devices in a sysfs tree, confined to it, and asking plugins for device_versions."""
+"""vfiocompat.host.probe: VFIO devices found in a sysfs tree, confined to it, and their device_versions."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import jsonschema
 import pytest
 
 from vfiocompat import Registry, hookimpl
-from vfiocompat.probe import probe
-from vfiocompat.variant_drivers import VARIANT_DRIVERS
+from vfiocompat.host.probe import probe
+from vfiocompat.host.variant_drivers import VARIANT_DRIVERS
 
 from . import sysfs_fixtures as fx
 

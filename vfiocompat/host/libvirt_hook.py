@@ -3,7 +3,7 @@
 libvirt runs ``/etc/libvirt/hooks/qemu.d/*`` on the destination as ``SCRIPT GUEST migrate begin -``
 with the domain XML on stdin; a non-zero exit aborts the migration and libvirt reports stderr.
 For each hostdev of the domain, the source's device_version (recorded in the domain's
-``<metadata>`` under :data:`vfiocompat.libvirt_xml.NAMESPACE`) is checked against the local
+``<metadata>`` under :data:`vfiocompat.host.libvirt_xml.NAMESPACE`) is checked against the local
 device's, found by probing sysfs (``VFIOCOMPAT_SYSFS_ROOT``, default ``/sys``). Any other hook
 call passes through untouched: exit 0, no output, stdin not read.
 """
@@ -14,8 +14,8 @@ import os
 from dataclasses import dataclass
 from typing import IO, Any, Callable, Dict, List, Optional, Sequence
 
+from ..verdict import Reason
 from .libvirt_xml import MAX_DOMAIN_XML_BYTES, DomainXMLError, parse_domain
-from .verdict import Reason
 
 __all__ = ["SYSFS_ROOT_ENV", "DEFAULT_SYSFS_ROOT", "HookResult", "run_hook", "refusal_line", "parse_assignments"]
 
@@ -98,8 +98,8 @@ def refusal_line(guest: str, result: HookResult) -> str:
 
 def parse_assignments(items: List[str]) -> List[Any]:
     """``KEY=DEVICE_VERSION`` items (KEY: a PCI address, an mdev UUID or ``alias:NAME``) as metadata entries."""
-    from .device_version import parse
-    from .errors import UsageError
+    from ..device_version import parse
+    from ..errors import UsageError
     from .libvirt_xml import SourceVersion, mdev_uuid, pci_address
 
     entries = []

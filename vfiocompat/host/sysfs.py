@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from typing import List, Optional
 
-from .errors import SysfsEscape, UsageError
+from ..errors import SysfsEscape, UsageError
 
 __all__ = ["MAX_ATTRIBUTE_BYTES", "SysfsEscape", "SysfsRoot"]
 

@@ -4,7 +4,7 @@ Three kinds are found: PCI functions bound to ``vfio-pci`` or a ``*_vfio_pci`` v
 (``bus/pci/devices``), existing mdevs (``bus/mdev/devices`` and under their parents), and the
 mdev types each parent can still create (``mdev_supported_types``, parents from
 ``class/mdev_bus`` or any PCI function that has the folder). Nothing outside the sysfs root is
-read (see :mod:`vfiocompat.sysfs`); what is refused is listed in the inventory's ``issues``.
+read (see :mod:`vfiocompat.host.sysfs`); what is refused is listed in the inventory's ``issues``.
 """
 
 from __future__ import annotations
@@ -12,13 +12,13 @@ from __future__ import annotations
 import re
 from typing import Any, Callable, Dict, List, Mapping, NamedTuple, Optional, Tuple, TypeVar
 
-from .device_version import parse
-from .errors import DeviceVersionError
+from ..device_version import parse
+from ..errors import DeviceVersionError
+from ..plugins import HookFailed, call_plugin
+from ..verdict import Reason
 from .inventory import HostDevice, Inventory, InventoryDevice
-from .plugins import HookFailed, call_plugin
 from .sysfs import SysfsEscape, SysfsRoot
 from .variant_drivers import is_vfio_driver, migration_support
-from .verdict import Reason
 
 __all__ = ["HostDevice", "Inventory", "InventoryDevice", "probe", "device_version_of"]
 

@@ -8,7 +8,7 @@ from typing import Any, Dict, List, Optional
 
 import pytest
 
-from vfiocompat.libvirt_xml import NAMESPACE, parse_domain
+from vfiocompat.host.libvirt_xml import NAMESPACE, parse_domain
 
 from . import sysfs_fixtures as fx
 

@@ -1,4 +1,4 @@
-"""vfiocompat.placement: each VM device gets its own compatible host device (bipartite matching)."""
+"""vfiocompat.host.placement: each VM device gets its own compatible host device (bipartite matching)."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vfiocompat.inventory import HostDevice, Inventory, InventoryDevice, inventory_form
-from vfiocompat.placement import match, place
-from vfiocompat.probe import probe
-from vfiocompat.variant_drivers import migration_support
+from vfiocompat.host.inventory import HostDevice, Inventory, InventoryDevice, inventory_form
+from vfiocompat.host.placement import match, place
+from vfiocompat.host.probe import probe
+from vfiocompat.host.variant_drivers import migration_support
 
 from . import sysfs_fixtures as fx
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
+from ..verdict import Reason, Verdict
 from .inventory import Inventory, InventoryDevice, Target, targets
-from .verdict import Reason, Verdict
 
 __all__ = ["Assignment", "Unmatched", "HostPlacement", "Placement", "place", "match"]
 

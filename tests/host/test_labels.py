@@ -1,4 +1,4 @@
-"""vfiocompat.labels: node labels and Placement traits that agree with `check` for every class and host."""
+"""vfiocompat.host.labels: node labels and Placement traits that agree with `check` for every class and host."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ import jsonschema
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vfiocompat.inventory import HostDevice, Inventory, InventoryDevice, inventory_form
-from vfiocompat.labels import device_class, labels
+from vfiocompat.host.inventory import HostDevice, Inventory, InventoryDevice, inventory_form
+from vfiocompat.host.labels import device_class, labels
 
 from . import sysfs_fixtures as fx
 

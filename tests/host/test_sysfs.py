@@ -1,4 +1,4 @@
-"""vfiocompat.sysfs: every path and symlink is resolved inside the root, reads are bounded."""
+"""vfiocompat.host.sysfs: every path and symlink is resolved inside the root, reads are bounded."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from vfiocompat.errors import UsageError
-from vfiocompat.sysfs import MAX_ATTRIBUTE_BYTES, SysfsEscape, SysfsRoot
+from vfiocompat.host.sysfs import MAX_ATTRIBUTE_BYTES, SysfsEscape, SysfsRoot
 
 
 def _inside(path: str, root: str) -> bool:

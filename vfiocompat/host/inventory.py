@@ -11,9 +11,9 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from .errors import LimitError, UsageError
+from ..errors import LimitError, UsageError
+from ..verdict import Reason, RuleRef
 from .sysfs import SysfsRoot
-from .verdict import Reason, RuleRef
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -74,7 +74,7 @@ class HostDevice:
         """Another sysfs attribute of this device (``name`` relative to its folder), or ``None``.
 
         ``name`` may not be absolute nor climb with ``..``; symlinks it crosses must stay inside the
-        probed root (else :class:`vfiocompat.sysfs.SysfsEscape`). ``None`` too for a device loaded
+        probed root (else :class:`vfiocompat.host.sysfs.SysfsEscape`). ``None`` too for a device loaded
         from an inventory document, which has no sysfs behind it.
         """
         parts = name.split("/")
@@ -146,7 +146,7 @@ _DEVICE_KEYS = ("kind", "address", "uuid", "parent", "vendor", "device", "subsys
 
 def inventory_form(inventory: Inventory) -> Dict[str, Any]:
     """``vfiocompat probe --json`` (schemas/inventory.schema.json)."""
-    from .json_forms import reason_form
+    from ..json_forms import reason_form
 
     devices = []
     for entry in inventory.devices:
@@ -188,7 +188,7 @@ def inventory_from_form(data: Any, origin: str = "<inventory>") -> Inventory:
     if _validator is None:
         from jsonschema import Draft202012Validator
 
-        from .schema import schema
+        from ..schema import schema
 
         _validator = Draft202012Validator(schema("inventory"))
     error = next(iter(_validator.iter_errors(data)), None)

@@ -1,4 +1,4 @@
-"""vfiocompat.inventory: devices as values, their JSON form, loading it back, and which can receive."""
+"""vfiocompat.host.inventory: devices as values, their JSON form, loading it back, and which can receive."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from typing import Any, Dict
 import jsonschema
 import pytest
 
-from vfiocompat import inventory as inv
 from vfiocompat.errors import LimitError, UsageError
-from vfiocompat.inventory import (
+from vfiocompat.host import inventory as inv
+from vfiocompat.host.inventory import (
     HostDevice,
     Inventory,
     InventoryDevice,
@@ -22,9 +22,9 @@ from vfiocompat.inventory import (
     reason_from_form,
     targets,
 )
+from vfiocompat.host.probe import probe
+from vfiocompat.host.sysfs import SysfsEscape, SysfsRoot
 from vfiocompat.json_forms import reason_form
-from vfiocompat.probe import probe
-from vfiocompat.sysfs import SysfsEscape, SysfsRoot
 from vfiocompat.verdict import Reason, RuleRef
 
 from . import sysfs_fixtures as fx

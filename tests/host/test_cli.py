@@ -1,4 +1,4 @@
-"""vfiocompat.host_cli: probe, place, labels, libvirt-metadata and libvirt-hook driven in-process through cli.main."""
+"""vfiocompat.host.cli: probe, place, labels, libvirt-metadata and libvirt-hook driven in-process through cli.main."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ from typing import Any, List, Tuple
 import jsonschema
 import pytest
 
-from vfiocompat import host_cli
 from vfiocompat.cli import main
-from vfiocompat.inventory import HostDevice, Inventory, InventoryDevice, inventory_form
-from vfiocompat.libvirt_xml import NAMESPACE
+from vfiocompat.host import cli as host_cli
+from vfiocompat.host.inventory import HostDevice, Inventory, InventoryDevice, inventory_form
+from vfiocompat.host.libvirt_xml import NAMESPACE
 
 from . import sysfs_fixtures as fx
 

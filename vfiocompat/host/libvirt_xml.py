@@ -14,7 +14,7 @@ from typing import Dict, List, Optional, Tuple
 from xml.parsers import expat
 from xml.sax.saxutils import quoteattr
 
-from .errors import DomainXMLError
+from ..errors import DomainXMLError
 
 __all__ = [
     "MAX_DOMAIN_XML_BYTES",
