@@ -16,6 +16,7 @@ from typing import Optional
 
 from .device_version import MAX_LENGTH, DeviceVersion, parse
 from .errors import (
+    DeviceFactMissing,
     DeviceVersionError,
     FieldFormatError,
     LimitError,
@@ -47,6 +48,7 @@ __all__ = [
     "ConditionResult",
     "VfiocompatError",
     "DeviceVersionError",
+    "DeviceFactMissing",
     "FieldFormatError",
     "TableError",
     "PluginError",

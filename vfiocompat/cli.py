@@ -375,7 +375,7 @@ def build_parser(only: Optional[str] = None) -> argparse.ArgumentParser:
 
 
 #: Modules that contribute subcommands through ``add_commands(subparsers, common_parent)``.
-_COMMAND_MODULES: Tuple[str, ...] = ("scaffold", "host.cli")
+_COMMAND_MODULES: Tuple[str, ...] = ("scaffold", "host.cli", "host.libvirt_cli")
 
 
 def main(argv: Optional[Sequence[str]] = None, out: Optional[TextIO] = None, err: Optional[TextIO] = None) -> int:

@@ -142,6 +142,9 @@ CODES: Dict[str, CodeInfo] = _table(
     ("VC607", "domain-xml-refused", "host",
      "The domain XML is refused: over 1 MiB, malformed, or has DOCTYPE/ENTITY declarations.",
      "Pass the plain domain XML libvirt produces."),
+    ("VC608", "device-fact-missing", "host",
+     "A plugin needs a fact about the device that this host does not expose (or not before migration).",
+     "Supply it as the plugin's message says: in the host config file's [facts] for that device."),
 )
 
 

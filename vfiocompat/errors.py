@@ -19,6 +19,7 @@ __all__ = [
     "SysfsEscape",
     "DomainXMLError",
     "ScaffoldError",
+    "DeviceFactMissing",
 ]
 
 
@@ -128,3 +129,18 @@ class DomainXMLError(VfiocompatError, ValueError):
     """The domain XML is refused: too large, malformed, or carrying DOCTYPE/ENTITY declarations."""
 
     code = "VC607"
+
+
+class DeviceFactMissing(VfiocompatError):
+    """A plugin cannot build a device's device_version: a deciding fact is not exposed by this host.
+
+    Plugins raise it from ``vfiocompat_device_version`` rather than guess; ``fact`` names what is
+    missing and ``hint`` how an operator supplies it (``[facts]`` in the host config file).
+    """
+
+    code = "VC608"
+
+    def __init__(self, message: str, *, fact: str, hint: Optional[str] = None) -> None:
+        super().__init__(message)
+        self.fact = fact
+        self.hint = hint

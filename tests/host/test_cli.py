@@ -45,7 +45,7 @@ def tables(tmp_path: Path) -> List[str]:
 def plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Commands that probe get the test plugin (whose probe hook reads tv_model/tv_fw)."""
     registry = fx.registry(tmp_path / "plugin")
-    monkeypatch.setattr(host_cli, "_registry", lambda args: registry)
+    monkeypatch.setattr(host_cli, "registry_of", lambda args: registry)
     monkeypatch.delenv("VFIOCOMPAT_SYSFS_ROOT", raising=False)
 
 
@@ -292,7 +292,7 @@ def test_libvirt_hook_refuses_hostile_xml_without_probing(monkeypatch: pytest.Mo
     def no_registry(args: Any) -> Any:
         raise AssertionError("plugins were loaded for a document that is refused anyway")
 
-    monkeypatch.setattr(host_cli, "_registry", no_registry)
+    monkeypatch.setattr(host_cli, "registry_of", no_registry)
     _stdin(monkeypatch, b"<!DOCTYPE domain [<!ENTITY x 'y'>]><domain/>")
     status, out, err = run("libvirt-hook", "vm-01", "migrate", "begin", "-")
     assert status == 1 and out == ""

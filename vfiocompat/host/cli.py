@@ -1,4 +1,4 @@
-"""Host and management-layer commands: probe, place, libvirt-hook, libvirt-metadata, labels.
+"""Host and fleet commands: probe, place, labels (the libvirt ones are in :mod:`.libvirt_cli`).
 
 Each handler imports what it needs, so ``vfiocompat --help`` stays fast.
 """
@@ -8,10 +8,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
-from typing import Any, Dict, List, TextIO
+from typing import Any, Dict, TextIO
 
-__all__ = ["add_commands"]
+__all__ = ["add_commands", "registry_of", "sysfs_root"]
 
 _NAMESPACE_HINT = "https://vfiocompat.readthedocs.io/xmlns/1"
 
@@ -32,20 +31,6 @@ def add_commands(subparsers: Any, common: argparse.ArgumentParser) -> None:
                        help="`vfiocompat probe --json` output (one document, or a JSON array of them)")
     place.set_defaults(handler=_cmd_place)
 
-    hook = subparsers.add_parser("libvirt-hook", parents=[common],
-                                 help="libvirt qemu hook: refuse incompatible incoming migrations")
-    hook.add_argument("hook_args", nargs=argparse.REMAINDER, metavar="GUEST OPERATION SUBOPERATION EXTRA",
-                      help="as libvirt passes them; the domain XML is read from stdin for 'migrate'")
-    hook.set_defaults(handler=_cmd_libvirt_hook)
-
-    metadata = subparsers.add_parser("libvirt-metadata", parents=[common],
-                                     help="print the vfiocompat metadata element for `virsh metadata --set`")
-    metadata.add_argument("--device", action="append", default=[], metavar="KEY=DEVICE_VERSION",
-                          help="KEY is a PCI address, an mdev UUID or alias:NAME; repeatable")
-    metadata.add_argument("--probe", action="store_true", help="take the local devices' device_versions from sysfs")
-    metadata.add_argument("--sysfs-root", default=None, metavar="DIR", help="with --probe: the sysfs tree to read")
-    metadata.set_defaults(handler=_cmd_libvirt_metadata)
-
     labels = subparsers.add_parser("labels", parents=[common],
                                    help="node labels / Placement traits: which device classes each host accepts")
     labels.add_argument("inventories", nargs="+", metavar="INVENTORY.json")
@@ -54,7 +39,8 @@ def add_commands(subparsers: Any, common: argparse.ArgumentParser) -> None:
     labels.set_defaults(handler=_cmd_labels)
 
 
-def _registry(args: argparse.Namespace) -> Any:
+def registry_of(args: argparse.Namespace) -> Any:
+    """The registry the common options ask for."""
     from ..registry import Registry
 
     return Registry.from_environment(tables=args.table, disabled=args.disable_plugin,
@@ -65,7 +51,8 @@ def _emit(out: TextIO, form: Dict[str, Any]) -> None:
     out.write(json.dumps(form, indent=2) + "\n")
 
 
-def _sysfs_root(value: Any) -> str:
+def sysfs_root(value: Any) -> str:
+    """``--sysfs-root``, else ``$VFIOCOMPAT_SYSFS_ROOT``, else ``/sys``."""
     from .libvirt_hook import DEFAULT_SYSFS_ROOT, SYSFS_ROOT_ENV
 
     return str(value or os.environ.get(SYSFS_ROOT_ENV) or DEFAULT_SYSFS_ROOT)
@@ -77,7 +64,7 @@ def _cmd_probe(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from .inventory import inventory_form
     from .probe import probe
 
-    inventory = probe(_sysfs_root(args.sysfs_root), _registry(args), host=args.host or socket.gethostname())
+    inventory = probe(sysfs_root(args.sysfs_root), registry_of(args), host=args.host or socket.gethostname())
     if args.json:
         _emit(out, inventory_form(inventory))
         return 0
@@ -104,7 +91,7 @@ def _cmd_place(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
     vm = [str(parse(text)) for text in args.vm]
     inventories = load_inventories(args.inventories)
-    result = place(vm, inventories, _registry(args))
+    result = place(vm, inventories, registry_of(args))
     if args.json:
         from ..json_forms import reason_form
 
@@ -136,48 +123,11 @@ def _cmd_place(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return 0 if result.fitting else 1
 
 
-def _cmd_libvirt_hook(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from ..errors import UsageError
-    from .libvirt_hook import refusal_line, run_hook
-
-    hook_args: List[str] = list(args.hook_args)
-    if len(hook_args) < 2:
-        raise UsageError("libvirt-hook expects GUEST OPERATION SUBOPERATION EXTRA, as libvirt passes them")
-    result = run_hook(hook_args, sys.stdin.buffer, lambda: _registry(args))
-    if result.refusal is not None:
-        err.write(refusal_line(hook_args[0], result) + "\n")
-    return result.status
-
-
-def _cmd_libvirt_metadata(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from ..errors import UsageError
-    from .libvirt_hook import parse_assignments
-    from .libvirt_xml import SourceVersion, metadata_xml
-
-    entries = parse_assignments(args.device)
-    if args.probe:
-        from .probe import probe
-
-        inventory = probe(_sysfs_root(args.sysfs_root), _registry(args))
-        for entry in inventory.devices:
-            version = entry.device_version
-            if version is None or entry.device.kind == "mdev_type":
-                continue
-            if entry.device.kind == "pci":
-                entries.append(SourceVersion(version, address=entry.device.address))
-            else:
-                entries.append(SourceVersion(version, uuid=entry.device.uuid))
-    if not entries:
-        raise UsageError("libvirt-metadata needs --device KEY=DEVICE_VERSION or --probe (found no device_version)")
-    out.write(metadata_xml(entries) + "\n")
-    return 0
-
-
 def _cmd_labels(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from .inventory import load_inventories
     from .labels import labels, labels_form
 
-    result = labels(load_inventories(args.inventories), _registry(args))
+    result = labels(load_inventories(args.inventories), registry_of(args))
     if args.json:
         _emit(out, labels_form(result))
         return 0

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ..errors import LimitError, UsageError
 from ..verdict import Reason, RuleRef
@@ -59,6 +59,8 @@ class HostDevice:
     device_api: Optional[str] = None
     available_instances: Optional[int] = None
     path: Optional[str] = None
+    #: Operator-supplied facts for this device (host config ``[facts."<id>"]``), read by plugins.
+    facts: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
     _sysfs: Optional[SysfsRoot] = field(default=None, repr=False, compare=False)
 
     @property
@@ -73,16 +75,35 @@ class HostDevice:
     def read_attribute(self, name: str) -> Optional[str]:
         """Another sysfs attribute of this device (``name`` relative to its folder), or ``None``.
 
-        ``name`` may not be absolute nor climb with ``..``; symlinks it crosses must stay inside the
-        probed root (else :class:`vfiocompat.host.sysfs.SysfsEscape`). ``None`` too for a device loaded
-        from an inventory document, which has no sysfs behind it.
+        ``name`` may not be absolute nor climb with ``..``; symlinks it crosses (``physfn/``,
+        ``driver/module/``) must stay inside the probed root (else
+        :class:`vfiocompat.errors.SysfsEscape`). ``None`` too for a device loaded from an
+        inventory document, which has no sysfs behind it.
         """
+        path = self._attribute_path(name)
+        return None if path is None or self._sysfs is None else self._sysfs.read(path)
+
+    def list_attribute(self, name: str) -> List[str]:
+        """The sorted entries of a folder of this device (``nvidia``, ``physfn/infiniband``); empty if absent."""
+        path = self._attribute_path(name)
+        return [] if path is None or self._sysfs is None else self._sysfs.list_dir(path)
+
+    def link_name(self, name: str) -> Optional[str]:
+        """The basename of the symlink ``name`` of this device points to (``driver``, ``driver/module``)."""
+        path = self._attribute_path(name)
+        return None if path is None or self._sysfs is None else self._sysfs.link_name(path)
+
+    def fact(self, name: str) -> Optional[str]:
+        """A fact the operator supplied for this device in the host config's ``[facts]`` (see docs), or ``None``."""
+        return self.facts.get(name)
+
+    def _attribute_path(self, name: str) -> Optional[str]:
         parts = name.split("/")
         if not name or os.path.isabs(name) or any(p in ("", ".", "..") for p in parts) or "\0" in name:
             raise UsageError(f"attribute name {name!r} must be a plain path inside the device's folder")
         if self._sysfs is None or self.path is None:
             return None
-        return self._sysfs.read(os.path.join(self.path, name))
+        return os.path.join(self.path, name)
 
 
 @dataclass(frozen=True)

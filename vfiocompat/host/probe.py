@@ -13,7 +13,7 @@ import re
 from typing import Any, Callable, Dict, List, Mapping, NamedTuple, Optional, Tuple, TypeVar
 
 from ..device_version import parse
-from ..errors import DeviceVersionError
+from ..errors import DeviceFactMissing, DeviceVersionError
 from ..plugins import HookFailed, call_plugin
 from ..verdict import Reason
 from .inventory import HostDevice, Inventory, InventoryDevice
@@ -49,6 +49,12 @@ def device_version_of(device: HostDevice, hooks: Mapping[str, ProbeHook]) -> Tup
         try:
             result = call_plugin(hooks[name], device)
         except HookFailed as error:
+            if isinstance(error.error, DeviceFactMissing):
+                missing = error.error
+                problems.append(Reason(missing.code, "host", f"plugin {name!r} cannot give {device.id} a"
+                                       f" device_version: {missing.message}", field=missing.fact,
+                                       hint=missing.hint, plugin=name))
+                continue
             problems.append(Reason("VC302", "plugin", f"plugin {name!r} raised in vfiocompat_device_version for"
                                    f" {device.id}: {error}",
                                    hint="report this to the plugin's vendor", plugin=name))
