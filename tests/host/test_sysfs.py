@@ -197,3 +197,164 @@ def test_paths_the_os_resolves_outside_are_always_refused(
         return
     with pytest.raises(SysfsEscape):
         sysfs.resolve(relative)
+
+
+# -- what is checked is what is opened ------------------------------------------------------------
+
+
+def _swap_tree(base: Path) -> Tuple[Path, Path]:
+    root = base / "sys"
+    (root / "devices" / "dev0" / "sub").mkdir(parents=True)
+    (root / "devices" / "dev0" / "vendor").write_text("inside\n")
+    (root / "devices" / "dev0" / "sub" / "x").write_text("inside\n")
+    outside = base / "outside" / "dev0"
+    (outside / "sub").mkdir(parents=True)
+    (outside / "vendor").write_text("outside\n")
+    (outside / "sub" / "x").write_text("outside\n")
+    (outside / "secret-entry").write_text("")
+    return root, outside
+
+
+def _inodes(folder: Path) -> set:
+    found = {os.stat(folder).st_ino}
+    for dirpath, dirnames, filenames in os.walk(folder):
+        for name in dirnames + filenames:
+            found.add(os.lstat(os.path.join(dirpath, name)).st_ino)
+    return found
+
+
+@pytest.mark.parametrize("operation", ["read", "list_dir", "link_name", "is_dir"])
+def test_a_folder_swapped_for_an_outside_symlink_mid_walk_is_never_opened(
+        operation: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root, outside = _swap_tree(tmp_path)
+    os.symlink("../../outside/dev0/sub", root / "devices" / "dev0" / "link")  # only for link_name
+    outside_inodes = _inodes(outside)
+    sysfs = SysfsRoot(str(root))
+    real_open = os.open
+    opened: list = []
+    swapped: list = []
+
+    def racing_open(path: Any, flags: int, mode: int = 0o777, *, dir_fd: Any = None) -> int:
+        # The hook point: the walk is about to enter 'dev0'; the attacker swaps it for a symlink now,
+        # after everything before it was checked.
+        if path == "dev0" and dir_fd is not None and not swapped:
+            os.rename(root / "devices" / "dev0", root / "devices" / "dev0.old")
+            os.symlink(str(outside), root / "devices" / "dev0")
+            swapped.append(True)
+        fd = real_open(path, flags, mode, dir_fd=dir_fd)
+        opened.append(os.fstat(fd).st_ino)
+        return fd
+
+    monkeypatch.setattr(os, "open", racing_open)
+    relative = {"read": "devices/dev0/vendor", "list_dir": "devices/dev0", "link_name": "devices/dev0/link",
+                "is_dir": "devices/dev0/sub"}[operation]
+    with pytest.raises(SysfsEscape, match="has a symlink to"):
+        getattr(sysfs, operation)(relative)
+    monkeypatch.undo()
+    assert swapped, "the swap happened during the walk"
+    assert not outside_inodes.intersection(opened), "nothing outside the root was opened"
+
+
+def test_a_racing_swap_never_yields_what_is_outside(tmp_path: Path) -> None:
+    import threading
+    import time
+
+    root, outside = _swap_tree(tmp_path)
+    sysfs = SysfsRoot(str(root))
+    devices = root / "devices"
+    stop = threading.Event()
+    swaps = [0]
+
+    def attacker() -> None:
+        while not stop.is_set():
+            os.rename(devices / "dev0", devices / "dev0.real")
+            os.symlink(str(outside), devices / "dev0")
+            os.unlink(devices / "dev0")
+            os.rename(devices / "dev0.real", devices / "dev0")
+            swaps[0] += 1
+
+    thread = threading.Thread(target=attacker, daemon=True)
+    thread.start()
+    seen = set()
+    deadline = time.monotonic() + 0.5
+    try:
+        while time.monotonic() < deadline:
+            for operation, relative in (("read", "devices/dev0/vendor"), ("read", "devices/dev0/sub/x"),
+                                        ("list_dir", "devices/dev0")):
+                try:
+                    result = getattr(sysfs, operation)(relative)
+                except SysfsEscape:
+                    result = "refused"
+                seen.add(str(result))
+    finally:
+        stop.set()
+        thread.join(5)
+    assert swaps[0] > 10, "the attacker really raced"
+    assert "outside" not in seen and not any("secret-entry" in s for s in seen), seen
+    assert "inside" in seen, "between swaps the real folder is read"
+
+
+def test_a_fifo_or_device_node_is_not_read_and_does_not_block(tmp_path: Path) -> None:
+    import threading
+
+    os.mkfifo(tmp_path / "fifo")
+    nodes = ["fifo"]
+    try:
+        os.mknod(tmp_path / "null", 0o600 | __import__("stat").S_IFCHR, os.makedev(1, 3))
+        nodes.append("null")
+    except (PermissionError, OSError):
+        pass  # not allowed to make device nodes here; the FIFO still is checked
+    sysfs = SysfsRoot(str(tmp_path))
+    results: dict = {}
+
+    def read_all() -> None:
+        for name in nodes:
+            results[name] = sysfs.read(name)
+
+    worker = threading.Thread(target=read_all, daemon=True)
+    worker.start()
+    worker.join(5)
+    assert not worker.is_alive(), "reading a FIFO blocked"
+    assert results == {name: None for name in nodes}
+
+
+def test_held_folder_reads_and_climbs_back_through_the_root(tmp_path: Path) -> None:
+    root = tmp_path / "sys"
+    (root / "devices" / "pf").mkdir(parents=True)
+    (root / "devices" / "vf").mkdir()
+    (root / "devices" / "pf" / "vendor").write_text("0x15b3\n")
+    (root / "devices" / "vf" / "vendor").write_text("0x15b3\n")
+    os.symlink("../pf", root / "devices" / "vf" / "physfn")
+    os.symlink("../../../outside", root / "devices" / "vf" / "bad")
+    with SysfsRoot(str(root)) as sysfs:
+        folder = sysfs.open_dir("devices/vf")
+        assert folder is not None and folder.path == "devices/vf"
+        with folder:
+            assert folder.read("vendor") == "0x15b3"
+            assert folder.read("physfn/vendor") == "0x15b3"
+            assert folder.read("../pf/vendor") == "0x15b3", "'..' above the held folder walks down from the root"
+            assert folder.link_name("physfn") == "pf"
+            assert folder.list_dir() == ["bad", "physfn", "vendor"]
+            assert folder.is_dir("physfn") and not folder.is_dir("vendor")
+            assert sysfs.resolve("physfn", folder) == str(root.resolve() / "devices" / "pf")
+            with pytest.raises(SysfsEscape, match="'devices/vf/bad'"):
+                folder.read("bad")
+            with pytest.raises(SysfsEscape, match="climbs above the root"):
+                folder.read("../../../x")
+        assert sysfs.open_dir("devices/missing") is None
+        assert sysfs.open_dir("devices/vf/vendor") is None
+    with pytest.raises(UsageError, match="closed"):
+        sysfs.read("devices/vf/vendor")
+
+
+def test_a_root_is_shared_not_duplicated_by_copies(tmp_path: Path) -> None:
+    import copy
+    import pickle
+
+    (tmp_path / "attr").write_text("v\n")
+    sysfs = SysfsRoot(str(tmp_path))
+    assert copy.copy(sysfs) is sysfs and copy.deepcopy(sysfs) is sysfs
+    again = pickle.loads(pickle.dumps(sysfs))
+    assert again is not sysfs and again.root == sysfs.root and again.read("attr") == "v"
+    again.close()
+    assert sysfs.read("attr") == "v", "closing the unpickled copy leaves the original open"
