@@ -1,0 +1,249 @@
+"""The installed vfiocompat-intel-xe plugin: its table's verdicts and the device_version it reads from a host."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+from importlib import metadata, resources
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+import pytest
+
+import vfiocompat
+from vfiocompat.host.inventory import HostDevice
+from vfiocompat.host.probe import device_version_of, probe
+from vfiocompat.host.sysfs import SysfsRoot
+from vfiocompat.host.variant_drivers import is_vfio_driver
+from vfiocompat.testing import (
+    assert_compatible,
+    assert_examples_decide_every_rule,
+    assert_examples_pass,
+    assert_refused,
+    load_registry,
+    requires_plugin,
+    run_cli,
+)
+
+DISTRIBUTION = "vfiocompat-intel-xe"
+PLUGIN = "intel-xe"
+TABLE_ID = "intel-xe-sriov-vf"
+HERE = Path(__file__).resolve().parent
+TREE_TABLE = HERE.parent / "vfiocompat_intel_xe" / "intel_xe_sriov.toml"
+FIXTURE = HERE.parent.parent.parent / "examples" / "sysfs" / "intel-xe"
+SYS = FIXTURE / "sys"
+PARENT = "devices/pci0000:00/0000:00:01.0"
+GVT = "0x8086:1:8086-193b-i915-GVTg_V5_4-00000001"
+BASE: Dict[str, str] = {
+    "dev": "0xe20b", "rev": "0x00", "pkt": "1", "guc": "70.54.0", "ggtt": "4194304", "vram": "4294967296",
+    "ctxs": "1024/1024", "dbs": "32/32",
+}
+#: The device_versions the fixture's VFs have once the operator supplies the packet version.
+VF1 = "0x8086:1:xe=bmg;dev=0xe20b;rev=0x00;pkt=1;guc=70.54.0;ggtt=4194304;vram=4294967296;ctxs=1024/1024;dbs=32/32"
+VF2 = VF1.replace("ggtt=4194304", "ggtt=8388608")
+
+pytestmark = requires_plugin(PLUGIN)
+
+
+def xe(family: str = "bmg", interface: str = "1", **keys: str) -> str:
+    """An Xe device_version: BASE with ``keys`` replaced."""
+    values = {**BASE, **keys}
+    return f"0x8086:{interface}:xe={family};" + ";".join(f"{k}={v}" for k, v in values.items())
+
+
+@pytest.fixture(scope="module")
+def registry() -> vfiocompat.Registry:
+    return load_registry(PLUGIN)
+
+
+def vf(root: Path, n: int, driver: str = "xe-vfio-pci", facts: Optional[Dict[str, str]] = None) -> HostDevice:
+    """VF ``0000:03:00.n`` of the fixture as probe would describe it."""
+    address = f"0000:03:00.{n}"
+    return HostDevice("pci", address=address, vendor="0x8086", device="0xe20b", driver=driver,
+                      path=f"{PARENT}/{address}", facts=facts or {}, _sysfs=SysfsRoot(str(root)))
+
+
+PKT = {"xe_packet_version": "1"}
+
+
+# -- installation and table ---------------------------------------------------------------------
+
+
+def test_entry_point_names_the_package() -> None:
+    points = [ep for ep in metadata.distribution(DISTRIBUTION).entry_points
+              if ep.group == "vfiocompat" and ep.name == PLUGIN]
+    assert [ep.value for ep in points] == ["vfiocompat_intel_xe"]
+
+
+def test_installed_table_is_the_tree_table() -> None:
+    installed = resources.files("vfiocompat_intel_xe").joinpath("intel_xe_sriov.toml").read_bytes()
+    assert installed == TREE_TABLE.read_bytes(), "installed copy is stale: reinstall the plugin"
+
+
+def test_table_examples_pass_and_decide_every_rule(registry: vfiocompat.Registry) -> None:
+    outcomes = assert_examples_pass(registry, table=TABLE_ID)
+    assert len(outcomes) >= 17
+    assert_examples_decide_every_rule(registry, table=TABLE_ID)
+    record = next(r for r in registry.plugins if r.name == PLUGIN)
+    assert [(t.id, t.vendor_id, t.prefixes) for t in record.tables] == [(TABLE_ID, 0x8086, ("xe=",))]
+    assert all(rule.source_url and rule.source_url.startswith("https://") for rule in record.tables[0].rules)
+
+
+# -- verdicts -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("source", "target", "codes"),
+    [
+        (xe(pkt="2"), xe(pkt="1"), ["XE_PACKET_VERSION"]),
+        (xe(pkt="1"), xe(pkt="2"), ["XE_PACKET_VERSION"]),
+        (xe(), xe(dev="0xe20c"), ["XE_DEVID_MISMATCH"]),
+        (xe(), xe(rev="0x01"), ["XE_REVID_MISMATCH"]),
+        (xe(guc="70.53.9"), xe(guc="70.53.9"), ["XE_GUC_MIGRATION_DISABLED"]),
+        (xe(guc="70.54.0"), xe(guc="70.55.0"), ["XE_GUC_VERSION_UNVERIFIED"]),
+        (xe(guc="70.55.0"), xe(guc="70.54.0"), ["XE_GUC_VERSION_UNVERIFIED"]),
+        (xe(ggtt="8388608"), xe(ggtt="4194304"), ["XE_GGTT_QUOTA"]),
+        (xe(ggtt="4194304"), xe(ggtt="8388608"), ["XE_GGTT_QUOTA"]),
+        (xe(vram="8589934592"), xe(vram="4294967296"), ["XE_VRAM_QUOTA", "XE_VRAM_REASSIGNED"]),
+        (xe(vram="4294967296"), xe(vram="8589934592"), ["XE_VRAM_REASSIGNED"]),
+        (xe(ctxs="1024/1024"), xe(ctxs="1024/512"), ["XE_CTXS_REASSIGNED"]),
+        (xe(dbs="32/32"), xe(dbs="64/64"), ["XE_DBS_REASSIGNED"]),
+        (xe(family="lnl"), xe(family="lnl"), ["XE_VF_NOT_SUPPORTED"]),
+    ],
+    ids=["pkt-down", "pkt-up", "devid", "revid", "guc-too-old", "guc-up", "guc-down", "ggtt-less", "ggtt-more",
+         "vram-less", "vram-more", "ctxs", "dbs", "lnl"],
+)
+def test_each_check(registry: vfiocompat.Registry, source: str, target: str, codes: List[str]) -> None:
+    verdict = assert_refused(registry, source, target, codes, rule="xe-vf-restore-checks")
+    assert sorted(verdict.codes) == sorted(codes)
+    assert all(r.plugin == PLUGIN for r in verdict.reasons)
+
+
+def test_vram_smaller_target_names_the_pf_message(registry: vfiocompat.Registry) -> None:
+    verdict = registry.check(xe(vram="8589934592"), xe(vram="4294967296"))
+    by_code = {r.code: r for r in verdict.reasons}
+    assert by_code["XE_VRAM_QUOTA"].message.startswith("Failed to restore VF VRAM data")
+    assert (by_code["XE_VRAM_QUOTA"].source_value, by_code["XE_VRAM_QUOTA"].target_value) == ("8589934592",
+                                                                                              "4294967296")
+
+
+def test_integrated_and_discrete_families_do_not_mix(registry: vfiocompat.Registry) -> None:
+    ptl = xe(family="ptl", dev="0xb080", vram="0")
+    assert_compatible(registry, ptl, ptl, rule="xe-vf-restore-checks")
+    assert "XE_DEVID_MISMATCH" in registry.check(ptl, xe()).codes
+
+
+def test_wrong_format_and_interface(registry: vfiocompat.Registry) -> None:
+    assert registry.check(xe() + ";fw=1", xe()).codes == ("VC111",)
+    assert registry.check(xe(interface="2"), xe()).codes == ("VC202",)
+
+
+@requires_plugin("intel-gvt")
+def test_xe_to_gvt_is_refused_as_different_tables() -> None:
+    verdict = load_registry(PLUGIN, "intel-gvt").check(xe(), GVT)
+    assert verdict.codes == ("VC205",)
+
+
+def test_cli_check_exit_codes() -> None:
+    assert run_cli("check", xe(), xe()).returncode == 0
+    refused = run_cli("check", "--json", xe(), xe(rev="0x01"))
+    assert refused.returncode == 1
+    assert [r["code"] for r in json.loads(refused.stdout)["reasons"]] == ["XE_REVID_MISMATCH"]
+
+
+# -- the host: the fixture ----------------------------------------------------------------------
+
+
+def test_fixture_vfs_give_their_device_versions_with_the_packet_fact() -> None:
+    import vfiocompat_intel_xe as plugin
+
+    assert plugin.vfiocompat_device_version(vf(SYS, 1, facts=PKT)) == VF1
+    assert plugin.vfiocompat_device_version(vf(SYS, 2, facts=PKT)) == VF2
+
+
+def test_fixture_device_versions_judged(registry: vfiocompat.Registry) -> None:
+    for text in (VF1, VF2):
+        assert_compatible(registry, text, text)
+    expected = json.loads((FIXTURE / "expected.json").read_text())
+    for pair in expected["pairs"]:
+        verdict = registry.check(pair["source"], pair["target"])
+        assert verdict.compatible == pair["compatible"], pair
+        if "code" in pair:
+            assert pair["code"] in verdict.codes
+
+
+def test_packet_version_missing_is_vc608_naming_the_fact() -> None:
+    import vfiocompat_intel_xe as plugin
+
+    version, name, reasons = device_version_of(vf(SYS, 1), {PLUGIN: plugin.vfiocompat_device_version})
+    assert (version, name) == (None, None)
+    assert [(r.code, r.layer, r.field, r.plugin) for r in reasons] == [("VC608", "host", "xe_packet_version",
+                                                                        PLUGIN)]
+    assert 'xe_packet_version = "..."' in (reasons[0].hint or "")
+
+
+def test_malformed_fact_is_not_used() -> None:
+    import vfiocompat_intel_xe as plugin
+
+    with pytest.raises(vfiocompat.DeviceFactMissing) as raised:
+        plugin.vfiocompat_device_version(vf(SYS, 1, facts={"xe_packet_version": "1;pkt=2"}))
+    assert raised.value.fact == "xe_packet_version"
+
+
+def test_without_debugfs_the_quotas_are_facts(tmp_path: Path) -> None:
+    import vfiocompat_intel_xe as plugin
+
+    root = tmp_path / "sys"
+    shutil.copytree(SYS, root, symlinks=True)
+    shutil.rmtree(root / "kernel" / "debug" / "dri")
+    with pytest.raises(vfiocompat.DeviceFactMissing) as raised:
+        plugin.vfiocompat_device_version(vf(root, 1, facts=PKT))
+    assert raised.value.fact == "guc_version"
+    assert "ggtt_quota" in str(raised.value) and "vram_quota" not in str(raised.value)  # vram is in sysfs
+    facts = {**PKT, "guc_version": "70.54.0", "ggtt_quota": "4194304", "contexts_quota": "1024/1024",
+             "doorbells_quota": "32/32"}
+    assert plugin.vfiocompat_device_version(vf(root, 1, facts=facts)) == VF1
+
+
+def test_quota_read_from_debugfs_follows_the_pf(tmp_path: Path) -> None:
+    import vfiocompat_intel_xe as plugin
+
+    root = tmp_path / "sys"
+    shutil.copytree(SYS, root, symlinks=True)
+    (root / "kernel/debug/dri/0000:03:00.0/sriov/vf1/tile0/gt1/contexts_quota").write_text("512\n")
+    assert plugin.vfiocompat_device_version(vf(root, 1, facts=PKT)) == VF1.replace("ctxs=1024/1024",
+                                                                                  "ctxs=1024/512")
+
+
+def test_devices_not_ours_get_none() -> None:
+    import vfiocompat_intel_xe as plugin
+
+    sysfs = SysfsRoot(str(SYS))
+    pf = HostDevice("pci", address="0000:03:00.0", vendor="0x8086", device="0xe20b", driver="xe",
+                    path=f"{PARENT}/0000:03:00.0", _sysfs=sysfs)
+    other_vendor = dataclasses.replace(vf(SYS, 1), vendor="0x15b3")
+    lunar_lake = dataclasses.replace(vf(SYS, 1), device="0x64a0")
+    mdev = HostDevice("mdev", uuid="00000000-0000-0000-0000-000000000001", vendor="0x8086", device="0xe20b")
+    for device in (pf, other_vendor, lunar_lake, mdev):
+        assert plugin.vfiocompat_device_version(device) is None
+
+
+def test_probe_of_the_fixture_matches_expected_json() -> None:
+    if not is_vfio_driver("xe-vfio-pci"):
+        pytest.skip("probe does not list functions bound to 'xe-vfio-pci' (pci_driver.name has hyphens) yet")
+    inventory = probe(str(SYS), load_registry(PLUGIN))
+    expected: Dict[str, Any] = json.loads((FIXTURE / "expected.json").read_text())
+    got = {e.device.id: e.device_version for e in inventory.devices if e.device_version is not None}
+    assert got == expected["devices"]
+    listed = {e.device.id: [r.code for r in e.reasons] for e in inventory.devices}
+    assert listed["pci:0000:03:00.1"] == ["VC608"] and listed["pci:0000:03:00.2"] == ["VC608"]
+    assert listed["pci:0000:03:00.3"][0] == "VC601"
+
+
+def test_probe_lists_the_vfio_pci_vf_with_vc601() -> None:
+    inventory = probe(str(SYS), load_registry(PLUGIN))
+    entry = next(e for e in inventory.devices if e.device.id == "pci:0000:03:00.3")
+    assert entry.can_migrate is False and entry.device_version is None
+    assert [r.code for r in entry.reasons] == ["VC601", "VC608"]
+    assert inventory.issues == ()
