@@ -30,7 +30,7 @@ def test_public_names_exist() -> None:
 def test_every_row_is_well_formed_and_cites_the_kernel(row: VariantDriver) -> None:
     assert PCI_ID.match(row.vendor) and row.devices and all(PCI_ID.match(d) for d in row.devices)
     assert len(set(row.devices)) == len(row.devices)
-    assert row.driver.endswith("_vfio_pci") and is_vfio_driver(row.driver)
+    assert is_vfio_driver(row.driver) and row.driver != PLAIN_VFIO_PCI
     assert row.source_url.startswith("https://github.com/torvalds/linux/blob/master/drivers/vfio/pci/")
     assert row.family
 
@@ -42,8 +42,9 @@ def test_no_function_is_claimed_by_two_drivers() -> None:
 
 
 @pytest.mark.parametrize(("driver", "expected"), [
-    ("vfio-pci", True), ("mlx5_vfio_pci", True), ("some_future_vfio_pci", True),
+    ("vfio-pci", True), ("mlx5_vfio_pci", True), ("some_future_vfio_pci", True), ("xe-vfio-pci", True),
     (None, False), ("", False), ("igb", False), ("vfio_pci", False), ("vfio_mdev", False), ("vfio-pci-x", False),
+    ("_vfio_pci", False), ("-vfio-pci", False), ("nvidia", False), ("xe", False),
 ])
 def test_is_vfio_driver(driver: Optional[str], expected: bool) -> None:
     assert is_vfio_driver(driver) is expected
@@ -102,3 +103,14 @@ def test_other_drivers_are_unknown_not_refused(driver: Optional[str], vendor: st
 def test_missing_ids_are_shown_as_question_marks() -> None:
     _, _, reason = migration_support("vfio-pci", None, None)
     assert reason is not None and "?:?" in reason.message
+
+
+def test_xe_row_names_the_driver_as_its_sysfs_link_does() -> None:
+    # drivers/vfio/pci/xe/main.c: .name = "xe-vfio-pci"; the table is PTL, WCL and BMG ids.
+    row = variant_for("0x8086", "0xe20b")
+    assert row is not None and row.driver == "xe-vfio-pci"
+    assert variant_for("0x8086", "0xb080") is row and variant_for("0x8086", "0xfd81") is row
+    assert variant_for("0x8086", "0x56a0") is None, "DG2 is not in xe_vfio_pci_table"
+    assert migration_support("xe-vfio-pci", "0x8086", "0xe223") == (True, row, None)
+    can, _, reason = migration_support("vfio-pci", "0x8086", "0xe20b")
+    assert can is False and reason is not None and "xe-vfio-pci" in reason.message

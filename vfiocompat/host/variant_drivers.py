@@ -2,8 +2,11 @@
 
 Plain ``vfio-pci`` has no migration support of its own; a function migrates only when bound to
 its vendor's variant driver. Each row cites the kernel file whose ``pci_device_id`` table lists
-the ids (``PCI_DRIVER_OVERRIDE_DEVICE_VFIO``) and that wires the migration ops. Drivers whose
-sources set no migration ops (e.g. ``nvgrace_gpu_vfio_pci``) are deliberately absent.
+the ids (``PCI_DRIVER_OVERRIDE_DEVICE_VFIO``) and that wires the migration ops; ``driver`` is the
+``pci_driver.name``, which is what the function's ``driver`` link names (``KBUILD_MODNAME`` for
+most, ``"xe-vfio-pci"`` for Xe). Drivers whose sources set no migration ops
+(``nvgrace_gpu_vfio_pci``, ``ism_vfio_pci``) are deliberately absent. Rows checked against
+torvalds/linux master (drivers/vfio/pci/*/main.c, hisilicon/hisi_acc_vfio_pci.c, pds/pci_drv.c).
 """
 
 from __future__ import annotations
@@ -51,12 +54,26 @@ VARIANT_DRIVERS: Tuple[VariantDriver, ...] = (
     # pds_vfio_pci_table: 1dd8:1003 "Ethernet VF" (AMD/Pensando DSC).
     VariantDriver("pds_vfio_pci", "0x1dd8", ("0x1003",), "AMD/Pensando DSC Ethernet VF",
                   "https://github.com/torvalds/linux/blob/master/drivers/vfio/pci/pds/pci_drv.c"),
+    # xe_vfio_pci_table: INTEL_PTL_IDS, INTEL_WCL_IDS, INTEL_BMG_IDS (include/drm/intel/pciids.h);
+    # pci_driver.name is "xe-vfio-pci" (module xe_vfio_pci). Migration ops are set for VFs only.
+    VariantDriver("xe-vfio-pci", "0x8086", (
+        "0xb080", "0xb081", "0xb082", "0xb083", "0xb084", "0xb085", "0xb086", "0xb087", "0xb08f", "0xb090",
+        "0xb0a0", "0xb0b0",  # PTL
+        "0xfd80", "0xfd81",  # WCL
+        "0xe202", "0xe209", "0xe20b", "0xe20c", "0xe20d", "0xe210", "0xe211", "0xe212", "0xe216",  # BMG G21
+        "0xe220", "0xe221", "0xe222", "0xe223",  # BMG
+    ), "Intel Xe GPU SR-IOV VF (Panther Lake, Wildcat Lake, Battlemage)",
+        "https://github.com/torvalds/linux/blob/master/drivers/vfio/pci/xe/main.c",
+        "migration ops are set only for VFs, and only when the PF's xe driver reports SR-IOV migration"
+        " support (xe_sriov_vfio_migration_supported); ids from"
+        " https://github.com/torvalds/linux/blob/master/include/drm/intel/pciids.h"),
 )
 
 
 def is_vfio_driver(driver: Optional[str]) -> bool:
-    """Whether ``driver`` is ``vfio-pci`` or a ``*_vfio_pci`` variant driver."""
-    return driver is not None and (driver == PLAIN_VFIO_PCI or driver.endswith("_vfio_pci"))
+    """Whether ``driver`` is ``vfio-pci`` or a variant driver (``*_vfio_pci``, or ``*-vfio-pci`` like Xe's)."""
+    return driver is not None and (driver == PLAIN_VFIO_PCI or (
+        driver.endswith(("_vfio_pci", "-vfio-pci")) and len(driver) > len("_vfio_pci")))
 
 
 def variant_for(vendor: Optional[str], device: Optional[str]) -> Optional[VariantDriver]:
