@@ -21,7 +21,7 @@ TREE_TABLE = Path(__file__).resolve().parent.parent / "vfiocompat_intel_qat" / "
 GVT = "0x8086:1:8086-193b-i915-GVTg_V5_4-00000001"
 #: A VF without rate limiting; tests override single keys.
 BASE: Dict[str, str] = {
-    "dev": "4941", "mstate": "1", "gencap": "0x3c1f", "extdc": "0x1", "svcmap": "0x3",
+    "dev": "4941", "mstate": "1", "gencap": "0x3c1f", "extdc": "0x1", "svc": "asym,sym",
     "sla": "", "cir": "0", "pir": "0",
 }
 
@@ -29,10 +29,10 @@ BASE: Dict[str, str] = {
 pytestmark = requires_plugin(PLUGIN)
 
 
-def qat(interface: str = "1", **keys: str) -> str:
-    """A QAT GEN4 device_version: BASE with ``keys`` replaced."""
+def qat(interface: str = "1", family: str = "gen4", **keys: str) -> str:
+    """A QAT device_version: BASE with ``keys`` replaced."""
     values = {**BASE, **keys}
-    return f"0x8086:{interface}:qat=gen4;" + ";".join(f"{k}={v}" for k, v in values.items())
+    return f"0x8086:{interface}:qat={family};" + ";".join(f"{k}={v}" for k, v in values.items())
 
 
 _REGISTRY: List[vfiocompat.Registry] = []
@@ -69,7 +69,7 @@ def test_registry_loads_the_table_from_the_entry_point(registry: vfiocompat.Regi
     record = next(r for r in registry.plugins if r.name == PLUGIN)
     assert record.distribution == DISTRIBUTION
     assert record.ok, record.failures
-    assert [(t.id, t.vendor_id, t.prefixes) for t in record.tables] == [(TABLE_ID, 0x8086, ("qat=gen4;",))]
+    assert [(t.id, t.vendor_id, t.prefixes) for t in record.tables] == [(TABLE_ID, 0x8086, ("qat=gen4;", "qat=gen6;"))]
     assert all(rule.source_url and rule.source_url.startswith("https://") for rule in record.tables[0].rules)
 
 
@@ -107,17 +107,20 @@ def test_identical_vfs_are_compatible(registry: vfiocompat.Registry) -> None:
         (qat(mstate="2"), qat(mstate="1"), "QAT_STATE_VERSION", "Invalide setup for vf_nr"),
         (qat(gencap="0x3c3f"), qat(gencap="0x3c1f"), "QAT_GENCAP", "Failed to load sec gencap"),
         (qat(extdc="0x3"), qat(extdc="0x1"), "QAT_EXTDC", "Failed to load sec extdc"),
-        (qat(svcmap="0x3"), qat(svcmap="0x7"), "QAT_SVCMAP", "Failed to load sec svcmap"),
-        (qat(svcmap="0x7"), qat(svcmap="0x3"), "QAT_SVCMAP", "Failed to load sec svcmap"),
-        (qat(sla="1/0xf", cir="500", pir="1000"), qat(sla="2/0xf", cir="500", pir="1000"),
+        (qat(svc="dc"), qat(svc="dc,sym"), "QAT_SVCMAP", "Failed to load sec svcmap"),
+        (qat(svc="dc,sym"), qat(svc="dc"), "QAT_SVCMAP", "Failed to load sec svcmap"),
+        (qat(sla="sym/0xf", cir="500", pir="1000"), qat(sla="asym/0xf", cir="500", pir="1000"),
          "QAT_SLA_SRC_MISMATCH", "QAT: SRC VF rate limiting mismatch"),
-        (qat(sla="1/0xf", cir="800", pir="1000"), qat(sla="1/0xf", cir="500", pir="1000"),
+        (qat(sla="sym/0xf", cir="800", pir="1000"), qat(sla="sym/0xf", cir="500", pir="1000"),
          "QAT_SLA_DST_MISMATCH", "QAT: DST VF rate limiting mismatch."),
-        (qat(sla="1/0xf", cir="500", pir="1500"), qat(sla="1/0xf", cir="500", pir="1000"),
+        (qat(sla="sym/0xf", cir="500", pir="1500"), qat(sla="sym/0xf", cir="500", pir="1000"),
          "QAT_SLA_DST_MISMATCH", "QAT: DST VF rate limiting mismatch."),
-        (qat(), qat(dev="4949"), "QAT_VF_NOT_SUPPORTED", "not a QAT GEN4 VF device id"),
+        (qat(), qat(dev="4947"), "QAT_VF_NOT_SUPPORTED", "not a QAT VF device id bound by qat_vfio_pci"),
+        (qat(), qat(family="gen6", dev="4949"), "QAT_GENERATION", "GEN4 (4xxx) and GEN6 (6xxx) VFs"),
+        (qat(family="gen6", dev="4949"), qat(), "QAT_GENERATION", "GEN4 (4xxx) and GEN6 (6xxx) VFs"),
     ],
-    ids=["mstate-newer-to-older", "gencap", "extdc", "svcmap-more", "svcmap-less", "sla-srv", "cir", "pir", "gen6-id"],
+    ids=["mstate-newer-to-older", "gencap", "extdc", "svc-more", "svc-less", "sla-srv", "cir", "pir", "420xx-id",
+         "gen4-to-gen6", "gen6-to-gen4"],
 )
 def test_each_driver_check(registry: vfiocompat.Registry, source: str, target: str, code: str, message: str) -> None:
     verdict = registry.check(source, target)
@@ -133,12 +136,14 @@ def test_each_driver_check(registry: vfiocompat.Registry, source: str, target: s
         (qat(mstate="1"), qat(mstate="2")),
         (qat(gencap="0x3c1f"), qat(gencap="0x3c3f")),
         (qat(extdc="0x1"), qat(extdc="0x3")),
-        (qat(), qat(sla="1/0xf", cir="500", pir="1000")),
-        (qat(sla="1/0xf", cir="500", pir="1000"), qat(sla="1/0xf,2/0xf", cir="800", pir="1500")),
+        (qat(), qat(sla="sym/0xf", cir="500", pir="1000")),
+        (qat(sla="sym/0xf", cir="500", pir="1000"), qat(sla="asym/0xf0,sym/0xf", cir="800", pir="1500")),
         (qat(dev="4941"), qat(dev="4945")),
+        (qat(svc="asym,sym"), qat(svc="sym,asym")),
+        (qat(family="gen6", dev="4949", svc="asym,dc,sym"), qat(family="gen6", dev="4949", svc="asym,dc,sym")),
     ],
     ids=["mstate-older-to-newer", "gencap-superset", "extdc-superset", "no-sla-to-sla", "sla-higher-rates",
-         "4xxx-to-402xx"],
+         "4xxx-to-402xx", "services-are-a-set", "gen6-to-gen6"],
 )
 def test_what_the_driver_admits(registry: vfiocompat.Registry, source: str, target: str) -> None:
     verdict = registry.check(source, target)
@@ -146,20 +151,21 @@ def test_what_the_driver_admits(registry: vfiocompat.Registry, source: str, targ
 
 
 def test_source_sla_missing_on_target_names_the_sla(registry: vfiocompat.Registry) -> None:
-    verdict = registry.check(qat(sla="1/0xf", cir="500", pir="1000"), qat())
+    verdict = registry.check(qat(sla="sym/0xf", cir="500", pir="1000"), qat())
     assert verdict.codes[0] == "QAT_SLA_SRC_MISMATCH"
-    assert verdict.reasons[0].source_value == "1/0xf"
+    assert verdict.reasons[0].source_value == "sym/0xf"
 
 
 @pytest.mark.parametrize(
     "text",
     [
-        "0x8086:1:qat=gen4;dev=4941;mstate=1;gencap=0x3c1f;extdc=0x1;svcmap=0x3;sla=;cir=0",
+        "0x8086:1:qat=gen4;dev=4941;mstate=1;gencap=0x3c1f;extdc=0x1;svc=asym,sym;sla=;cir=0",
         qat() + ";compver=1",
+        qat() + ";svcmap=0x3",
         qat(gencap="zz"),
         qat(mstate="-1"),
     ],
-    ids=["missing-key", "unknown-key", "mask-not-hex", "negative-version"],
+    ids=["missing-key", "unknown-key", "old-svcmap-key", "mask-not-hex", "negative-version"],
 )
 def test_wrong_format_is_vc111(registry: vfiocompat.Registry, text: str) -> None:
     verdict = registry.check(text, qat())
@@ -168,8 +174,8 @@ def test_wrong_format_is_vc111(registry: vfiocompat.Registry, text: str) -> None
 
 
 def test_unclaimed_qat_family_is_vc204(registry: vfiocompat.Registry) -> None:
-    gen6 = qat().replace("qat=gen4;", "qat=gen6;")
-    assert "VC204" in registry.check(gen6, gen6).codes
+    gen5 = qat(family="gen5")
+    assert "VC204" in registry.check(gen5, gen5).codes
 
 
 def test_interface_direction_is_enforced(registry: vfiocompat.Registry) -> None:
@@ -194,8 +200,8 @@ def test_capability_masks_follow_src_or_dst_equals_dst(source: int, target: int)
 @settings(max_examples=80, deadline=None)
 @given(st.integers(0, 100_000), st.integers(0, 100_000), st.integers(0, 100_000), st.integers(0, 100_000))
 def test_sla_rates_never_decrease(s_cir: int, t_cir: int, s_pir: int, t_pir: int) -> None:
-    verdict = _shared_registry().check(qat(sla="0/0xf0", cir=str(s_cir), pir=str(s_pir)),
-                                       qat(sla="0/0xf0", cir=str(t_cir), pir=str(t_pir)))
+    verdict = _shared_registry().check(qat(sla="asym/0xf0", cir=str(s_cir), pir=str(s_pir)),
+                                       qat(sla="asym/0xf0", cir=str(t_cir), pir=str(t_pir)))
     assert verdict.compatible == (s_cir <= t_cir and s_pir <= t_pir)
     assert set(verdict.codes) <= {"QAT_SLA_DST_MISMATCH"}
 

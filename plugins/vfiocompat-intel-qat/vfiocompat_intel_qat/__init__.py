@@ -1,13 +1,15 @@
-"""vfiocompat plugin for Intel QAT GEN4 VFs under qat_vfio_pci: ships the table of the driver's checks."""
+"""vfiocompat plugin for Intel QAT VFs under qat_vfio_pci: the table of the driver's checks, and their host values."""
 
 from __future__ import annotations
 
 from importlib import resources
-from typing import Any, List
+from typing import Any, List, Optional
 
 from vfiocompat import hookimpl
 
-__all__ = ["TABLE_FILE", "vfiocompat_tables"]
+from .host_device import qat_device_version
+
+__all__ = ["TABLE_FILE", "vfiocompat_tables", "vfiocompat_device_version"]
 
 #: The table's file name inside this package.
 TABLE_FILE = "intel_qat_gen4.toml"
@@ -15,5 +17,11 @@ TABLE_FILE = "intel_qat_gen4.toml"
 
 @hookimpl
 def vfiocompat_tables() -> List[Any]:
-    """The QAT GEN4 VF table, shipped inside this package."""
+    """The QAT GEN4-migration VF table, shipped inside this package."""
     return [resources.files(__name__).joinpath(TABLE_FILE)]
+
+
+@hookimpl
+def vfiocompat_device_version(device: Any) -> Optional[str]:
+    """A probed QAT VF's device_version from sysfs and operator facts; None for devices that are not QAT VFs."""
+    return qat_device_version(device)
