@@ -145,6 +145,9 @@ CODES: Dict[str, CodeInfo] = _table(
     ("VC608", "device-fact-missing", "host",
      "A plugin needs a fact about the device that this host does not expose (or not before migration).",
      "Supply it as the plugin's message says: in the host config file's [facts] for that device."),
+    ("VC613", "sysfs-attribute-malformed", "host",
+     "A sysfs attribute or link does not hold what the kernel writes there (e.g. a count that is not ASCII digits).",
+     "Check the --sysfs-root tree; probe takes the value as unknown, so the device cannot be relied on."),
 )
 
 

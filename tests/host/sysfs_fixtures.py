@@ -117,7 +117,7 @@ class FakeSysfs:
         _link(folder / "iommu_group", group)
         _link(group / "devices" / folder.name, folder)
 
-    def _driver(self, bus: str, folder: Path, driver: Optional[str]) -> None:
+    def _driver(self, bus: str, folder: Path, driver: Optional[str], module: Optional[str] = None) -> None:
         if driver is None:
             return
         home = self.root / "bus" / bus / "drivers" / driver
@@ -125,20 +125,35 @@ class FakeSysfs:
         _link(folder / "driver", home)
         if not (home / folder.name).exists():
             _link(home / folder.name, folder)
+        # drivers/base/module.c: a driver's 'module' link points at /sys/module/NAME.
+        module = module or driver.replace("-", "_")
+        (self.root / "module" / module).mkdir(parents=True, exist_ok=True)
+        if not os.path.lexists(home / "module"):
+            _link(home / "module", self.root / "module" / module)
 
     def add_pci(self, address: str, vendor: str, device: str, *, driver: Optional[str] = "vfio-pci",
-                subsystem: Tuple[str, str] = ("0x0000", "0x0000"), attrs: Optional[Dict[str, str]] = None) -> Path:
-        """A PCI function under a root port, linked from bus/pci/devices, bound to ``driver``."""
+                subsystem: Tuple[str, str] = ("0x0000", "0x0000"), attrs: Optional[Dict[str, str]] = None,
+                revision: str = "0x01", pci_class: str = "0x020000", module: Optional[str] = None,
+                physfn: Optional[Tuple[str, int]] = None) -> Path:
+        """A PCI function under a root port, linked from bus/pci/devices, bound to ``driver``.
+
+        ``physfn`` = (PF address, N) makes it the PF's VF N: ``physfn`` and the PF's ``virtfnN`` links.
+        """
         folder = self.root / "devices" / "pci0000:00" / "0000:00:01.0" / address
         folder.mkdir(parents=True, exist_ok=True)
         for name, value in (("vendor", vendor), ("device", device), ("subsystem_vendor", subsystem[0]),
-                            ("subsystem_device", subsystem[1]), ("class", "0x020000")):
+                            ("subsystem_device", subsystem[1]), ("class", pci_class), ("revision", revision)):
             (folder / name).write_text(value + "\n", encoding="ascii")
         for name, value in (attrs or {}).items():
+            (folder / name).parent.mkdir(parents=True, exist_ok=True)
             (folder / name).write_text(value + "\n", encoding="ascii")
         _link(self.root / "bus" / "pci" / "devices" / address, folder)
-        self._driver("pci", folder, driver)
+        self._driver("pci", folder, driver, module)
         self._group(folder)
+        if physfn is not None:
+            pf = folder.parent / physfn[0]
+            _link(folder / "physfn", pf)
+            _link(pf / f"virtfn{physfn[1]}", folder)
         return folder
 
     def add_mdev_parent(self, address: str, vendor: str, device: str,

@@ -211,3 +211,54 @@ def test_sysfs_handle_is_not_part_of_equality(device: HostDevice) -> None:
     twin = HostDevice("pci", address="0000:01:00.0", path="devices/dev0")
     assert twin == device and hash(twin) == hash(device)
     assert "_sysfs" not in repr(device)
+
+
+# -- the fields real hosts add (schema_version stays 1: they are optional) ----------------------------
+
+
+def test_sriov_and_module_fields_round_trip_and_match_schema() -> None:
+    device = HostDevice("pci", address="0000:3b:00.2", vendor="0x15b3", device="0x101e", revision="0x00",
+                        pci_class="0x020000", physfn="0000:3b:00.0", vf_index=0, driver="mlx5_vfio_pci",
+                        driver_module="mlx5_vfio_pci")
+    form = inventory_form(Inventory("h", (InventoryDevice(device, None, None, True),)))
+    jsonschema.Draft202012Validator(fx.load_schema("inventory")).validate(form)
+    item = form["devices"][0]
+    assert (item["revision"], item["pci_class"], item["physfn"], item["vf_index"], item["driver_module"]) == (
+        "0x00", "0x020000", "0000:3b:00.0", 0, "mlx5_vfio_pci")
+    assert inventory_from_form(json.loads(json.dumps(form))).devices[0].device == device
+
+
+def test_documents_from_before_the_new_fields_still_load() -> None:
+    form = inventory_form(Inventory("h", (_entry(),)))
+    for key in ("revision", "pci_class", "physfn", "vf_index", "driver_module"):
+        del form["devices"][0][key]
+    loaded = inventory_from_form(form).devices[0].device
+    assert (loaded.revision, loaded.pci_class, loaded.physfn, loaded.vf_index, loaded.driver_module) == (None,) * 5
+
+
+@pytest.mark.parametrize(("key", "value"), [("revision", "0x1"), ("revision", "1"), ("pci_class", "0x0200"),
+                                            ("vf_index", -1), ("vf_index", 65536), ("vf_index", "3")])
+def test_new_fields_are_validated(key: str, value: Any) -> None:
+    form = inventory_form(Inventory("h", (_entry(),)))
+    form["devices"][0][key] = value
+    with pytest.raises(UsageError, match=f"at devices/0/{key}:"):
+        inventory_from_form(form, "x.json")
+
+
+def test_facts_are_not_part_of_equality_nor_of_the_form() -> None:
+    plain = HostDevice("pci", address="0000:01:00.0")
+    with_facts = HostDevice("pci", address="0000:01:00.0", facts={"fw": "1"})
+    assert plain == with_facts and with_facts.fact("fw") == "1" and plain.fact("fw") is None
+    assert "facts" not in inventory_form(Inventory("h", (InventoryDevice(with_facts, None),)))["devices"][0]
+
+
+def test_list_attribute_and_link_name_stay_inside(device: HostDevice, tmp_path: Path) -> None:
+    root = tmp_path / "sys"
+    (root / "devices" / "pf").mkdir()
+    (root / "devices" / "pf" / "device").write_text("0x101d\n")
+    os.symlink("../pf", root / "devices" / "dev0" / "physfn")
+    assert device.list_attribute("sub") == ["x"] and device.list_attribute("absent") == []
+    assert device.link_name("physfn") == "pf" and device.link_name("tv_fw") is None
+    assert device.read_attribute("physfn/device") == "0x101d"
+    with pytest.raises(SysfsEscape):
+        device.link_name("leak")

@@ -10,8 +10,9 @@ from typing import Any, Optional
 import jsonschema
 import pytest
 
-from vfiocompat import Registry, hookimpl
-from vfiocompat.host.probe import probe
+from vfiocompat import DeviceFactMissing, Registry, hookimpl
+from vfiocompat.errors import UsageError
+from vfiocompat.host.probe import parse_count, probe
 from vfiocompat.host.variant_drivers import VARIANT_DRIVERS
 
 from . import sysfs_fixtures as fx
@@ -191,3 +192,167 @@ def test_cli_probe_bad_root(tmp_path: Path) -> None:
     result = fx.run_cli(["probe", "--sysfs-root", str(tmp_path / "nope")], fx.cli_env(tmp_path))
     assert result.returncode == 2
     assert result.stderr.decode().startswith("vfiocompat: error[VC001]") and b"Traceback" not in result.stderr
+
+
+# -- what real hosts have: SR-IOV links, revision and class, driver modules, NVIDIA vGPU 17+ VFs ----
+
+
+def test_records_revision_class_physfn_vf_index_and_driver_module(tmp_path: Path) -> None:
+    fs = fx.FakeSysfs(tmp_path / "sys")
+    fs.add_pci("0000:3b:00.0", "0x15b3", "0x101d", driver="mlx5_core", revision="0x00")
+    fs.add_pci("0000:3b:00.2", "0x15b3", "0x101e", driver="mlx5_vfio_pci", revision="0x00", pci_class="0x020000",
+               physfn=("0000:3b:00.0", 0))
+    fs.add_pci("0000:3b:00.3", "0x15b3", "0x101e", driver="vfio-pci", physfn=("0000:3b:00.0", 1))
+    fs.add_pci("0000:3b:00.4", "0x15b3", "0x101e", driver="mlx5_core", physfn=("0000:3b:00.0", 2))
+    found = _by_id(probe(str(fs.root), Registry()))
+    assert sorted(found) == ["pci:0000:3b:00.2", "pci:0000:3b:00.3"], "the PF and the VF on mlx5_core are not VFIO"
+    vf = found["pci:0000:3b:00.2"].device
+    assert (vf.revision, vf.pci_class, vf.physfn, vf.vf_index, vf.driver_module) == (
+        "0x00", "0x020000", "0000:3b:00.0", 0, "mlx5_vfio_pci")
+    plain = found["pci:0000:3b:00.3"].device
+    assert (plain.physfn, plain.vf_index, plain.driver_module) == ("0000:3b:00.0", 1, "vfio_pci")
+    # A plugin reads through the PF link, as HostDevice promises.
+    assert vf.read_attribute("physfn/device") == "0x101d" and vf.link_name("physfn") == "0000:3b:00.0"
+
+
+def test_a_vf_index_is_only_what_the_pf_links_back(tmp_path: Path) -> None:
+    fs = fx.FakeSysfs(tmp_path / "sys")
+    pf = fs.add_pci("0000:3b:00.0", "0x8086", "0x4940", driver="4xxx")
+    vf = fs.add_pci("0000:3b:00.1", "0x8086", "0x4941", driver="qat_vfio_pci")
+    other = fs.add_pci("0000:3b:00.2", "0x8086", "0x4941", driver="qat_vfio_pci", physfn=("0000:3b:00.0", 7))
+    os.symlink("../0000:3b:00.0", vf / "physfn")  # a VF whose PF has no virtfnN for it
+    os.symlink("../0000:3b:00.2", pf / "virtfn²")  # not an index the kernel writes
+    os.symlink("../0000:3b:00.2", pf / ("virtfn" + "9" * 40))
+    found = _by_id(probe(str(fs.root), Registry()))
+    assert found["pci:0000:3b:00.1"].device.physfn == "0000:3b:00.0"
+    assert found["pci:0000:3b:00.1"].device.vf_index is None
+    assert found["pci:0000:3b:00.2"].device.vf_index == 7 and other.exists()
+
+
+def test_finds_nvidia_vgpu_17_sriov_vfs_whatever_their_driver(tmp_path: Path) -> None:
+    fs = fx.FakeSysfs(tmp_path / "sys")
+    fs.add_pci("0000:41:00.0", "0x10de", "0x26b9", driver="nvidia", pci_class="0x030200")
+    fs.add_pci("0000:41:00.4", "0x10de", "0x26b9", driver="nvidia", pci_class="0x030200",
+               physfn=("0000:41:00.0", 0), attrs={"nvidia/current_vgpu_type": "557",
+                                                  "nvidia/creatable_vgpu_types": "ID : vGPU Name"})
+    fs.add_pci("0000:41:00.5", "0x10de", "0x26b9", driver=None, physfn=("0000:41:00.0", 1),
+               attrs={"nvidia/current_vgpu_type": "0"})
+    found = _by_id(probe(str(fs.root), Registry()))
+    assert sorted(found) == ["pci:0000:41:00.4", "pci:0000:41:00.5"], "the PF itself has no current_vgpu_type"
+    vf = found["pci:0000:41:00.4"]
+    assert (vf.device.driver, vf.device.physfn, vf.device.vf_index) == ("nvidia", "0000:41:00.0", 0)
+    assert vf.can_migrate is None and vf.device.read_attribute("nvidia/current_vgpu_type") == "557"
+
+
+def test_finds_functions_on_dash_named_variant_drivers(tmp_path: Path) -> None:
+    fs = fx.FakeSysfs(tmp_path / "sys")
+    fs.add_pci("0000:03:00.1", "0x8086", "0xe20b", driver="xe-vfio-pci", pci_class="0x030000")
+    entry = _by_id(probe(str(fs.root), Registry()))["pci:0000:03:00.1"]
+    assert (entry.device.driver, entry.device.driver_module, entry.can_migrate) == ("xe-vfio-pci", "xe_vfio_pci",
+                                                                                   True)
+
+
+# -- odd attribute contents: one line and a reason, never a traceback ------------------------------
+
+ODD_COUNTS = ["²", "٣", "1" * 5000, "-1", "+3", "3_0", "0x10", "3 4", "1e3", "", "\x00", "9999999999"]
+
+
+@pytest.mark.parametrize("text", ODD_COUNTS, ids=lambda t: repr(t[:12]))
+def test_odd_available_instances_is_unknown_with_a_reason(text: str, tmp_path: Path) -> None:
+    fs = fx.FakeSysfs(tmp_path / "sys")
+    folder = fs.add_mdev_parent("0000:00:02.0", "0xfffd", "0x0002", {"tv-w2": ("W2", 3, {"tv_model": "w2",
+                                                                                          "tv_fw": "2.0"})})
+    (folder / "mdev_supported_types" / "tv-w2" / "available_instances").write_text(text + "\n", encoding="utf-8")
+    inventory = probe(str(fs.root), fx.registry(tmp_path))
+    entry = _by_id(inventory)["mdev_type:0000:00:02.0/tv-w2"]
+    assert entry.device.available_instances is None
+    odd = [issue for issue in inventory.issues if issue.code == "VC613"]
+    assert len(odd) == 1 and odd[0].field == "available_instances" and "\n" not in odd[0].message
+    assert len(odd[0].message) < 300, "the bad text is cut, not echoed whole"
+
+
+@pytest.mark.parametrize(("text", "count"), [("0", 0), ("3", 3), (" 12 ", 12), ("123456789", 123456789)])
+def test_plain_counts_parse(text: str, count: int) -> None:
+    assert parse_count(text) == count
+    assert parse_count(None) is None and parse_count("1234567890") is None
+
+
+@pytest.mark.parametrize(("name", "text"), [
+    ("vendor", "0x80866"), ("vendor", "\uff18\uff10\uff18\uff16"), ("device", "²"), ("revision", "0x1"),
+    ("revision", "0x001"), ("class", "0x0200"), ("class", "0x02000g"), ("subsystem_vendor", "1" * 5000),
+])
+def test_odd_pci_attributes_are_unknown_with_a_reason(name: str, text: str, tmp_path: Path) -> None:
+    fs = fx.FakeSysfs(tmp_path / "sys")
+    folder = fs.add_pci("0000:3b:00.1", "0xfffd", "0x0001")
+    (folder / name).write_text(text + "\n", encoding="utf-8")
+    inventory = probe(str(fs.root), Registry())
+    device = _by_id(inventory)["pci:0000:3b:00.1"].device
+    attribute = {"class": "pci_class"}.get(name, name)
+    assert getattr(device, attribute) is None
+    assert [issue.field for issue in inventory.issues if issue.code == "VC613"] == [name]
+
+
+def test_names_with_newlines_are_not_devices(tmp_path: Path) -> None:
+    fs = fx.FakeSysfs(tmp_path / "sys")
+    folder = fs.add_pci("0000:3b:00.1", "0xfffd", "0x0001")
+    os.symlink(os.path.relpath(folder, fs.root / "bus" / "pci" / "devices"),
+               fs.root / "bus" / "pci" / "devices" / "0000:3b:00.2\nforged")
+    parent = fs.add_mdev_parent("0000:00:02.0", "0xfffd", "0x0002", {"t\n": ("T", 1, {})})
+    (parent / (UUID + "\n")).mkdir()
+    found = _by_id(probe(str(fs.root), Registry()))
+    assert all("\n" not in device_id for device_id in found)
+    assert "pci:0000:3b:00.1" in found and len(found) == 1
+
+
+def test_cli_probe_with_odd_counts_prints_one_warning_line(tmp_path: Path) -> None:
+    fs = fx.FakeSysfs(tmp_path / "sys")
+    folder = fs.add_mdev_parent("0000:00:02.0", "0xfffd", "0x0002", {"tv-w2": ("W2", 3, {})})
+    (folder / "mdev_supported_types" / "tv-w2" / "available_instances").write_text("²\n", encoding="utf-8")
+    result = fx.run_cli(["probe", "--sysfs-root", str(fs.root)], fx.cli_env(tmp_path))
+    assert result.returncode == 0 and b"Traceback" not in result.stderr
+    warnings = [line for line in result.stderr.decode().splitlines() if "VC613" in line]
+    assert len(warnings) == 1 and "available_instances" in warnings[0]
+    assert "mdev_type:0000:00:02.0/tv-w2" in result.stdout.decode()
+
+
+# -- operator facts ---------------------------------------------------------------------------------
+
+
+class _NeedsFact:
+    """A plugin whose device_version needs the operator's 'fw' fact."""
+
+    @hookimpl
+    def vfiocompat_device_version(self, device: Any) -> Optional[str]:
+        if device.vendor != "0xfffd" or device.kind != "pci":
+            return None
+        fw = device.fact("fw")
+        if fw is None:
+            raise DeviceFactMissing("the firmware version is not in sysfs", fact="fw",
+                                    hint=f'add [facts."{device.id}"] fw = "X.Y" to the host config')
+        return fx.dv("w1", fw)
+
+
+def test_facts_reach_each_device_by_its_id(tmp_path: Path) -> None:
+    fs = fx.FakeSysfs(tmp_path / "sys")
+    fs.add_pci("0000:3b:00.1", "0xfffd", "0x0001")
+    fs.add_pci("0000:3b:00.2", "0xfffd", "0x0001")
+    registry = Registry(plugins=[("needs-fact", _NeedsFact())])
+    inventory = probe(str(fs.root), registry, facts={"pci:0000:3b:00.1": {"fw": "2.4"}, "pci:0000:99:00.0": {}})
+    found = _by_id(inventory)
+    given = found["pci:0000:3b:00.1"]
+    assert given.device.fact("fw") == "2.4" and given.device_version == fx.dv("w1", "2.4")
+    missing = found["pci:0000:3b:00.2"]
+    assert missing.device_version is None and missing.device.fact("fw") is None
+    reason = next(r for r in missing.reasons if r.code == "VC608")
+    assert (reason.layer, reason.plugin, reason.field) == ("host", "needs-fact", "fw")
+    assert reason.hint == 'add [facts."pci:0000:3b:00.2"] fw = "X.Y" to the host config'
+    assert "VC302" not in [r.code for r in missing.reasons], "a missing fact is the host's, not a plugin fault"
+
+
+@pytest.mark.parametrize("facts", [{"pci:0000:3b:00.1": {"fw": 2}}, {"pci:0000:3b:00.1": "fw=2"}, ["x"],
+                                   {1: {"fw": "2"}}])
+def test_facts_that_are_not_text_are_refused_in_one_line(facts: Any, tmp_path: Path) -> None:
+    fs = fx.FakeSysfs(tmp_path / "sys")
+    with pytest.raises(UsageError) as caught:
+        probe(str(fs.root), Registry(), facts=facts)
+    assert "\n" not in caught.value.message and "fact" in caught.value.message

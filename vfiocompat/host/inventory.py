@@ -40,8 +40,12 @@ MAX_INVENTORY_BYTES = 64 << 20
 class HostDevice:
     """A VFIO device of the host: a PCI function, an mdev, or an mdev type a parent can still create.
 
-    ``address`` is the PCI address (for mdevs and types: None; see ``parent``); ids are
-    lower-case hex with ``0x`` (for mdevs and types: the parent's).
+    ``address`` is the PCI address (for mdevs and types: None; see ``parent``). The PCI fields are
+    the kernel's own text (drivers/pci/pci-sysfs.c): ids ``0x%04x``, ``revision`` ``0x%02x``,
+    ``pci_class`` ``0x%06x``; for mdevs and types they are the parent's, as are ``physfn`` (the
+    PF's address, from the ``physfn`` link of an SR-IOV VF, drivers/pci/iov.c) and ``vf_index``
+    (N of the PF's ``virtfnN`` link back to the VF). ``driver_module`` is the basename of
+    ``driver/module``.
     """
 
     kind: str
@@ -59,6 +63,11 @@ class HostDevice:
     device_api: Optional[str] = None
     available_instances: Optional[int] = None
     path: Optional[str] = None
+    revision: Optional[str] = None
+    pci_class: Optional[str] = None
+    physfn: Optional[str] = None
+    vf_index: Optional[int] = None
+    driver_module: Optional[str] = None
     #: Operator-supplied facts for this device (host config ``[facts."<id>"]``), read by plugins.
     facts: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
     _sysfs: Optional[SysfsRoot] = field(default=None, repr=False, compare=False)
@@ -162,7 +171,8 @@ def targets(inventory: Inventory) -> Tuple[List[Target], List[InventoryDevice]]:
 # -- JSON ------------------------------------------------------------------------------------
 
 _DEVICE_KEYS = ("kind", "address", "uuid", "parent", "vendor", "device", "subsystem_vendor", "subsystem_device",
-                "driver", "iommu_group", "mdev_type", "mdev_type_name", "device_api", "available_instances", "path")
+                "driver", "iommu_group", "mdev_type", "mdev_type_name", "device_api", "available_instances", "path",
+                "revision", "pci_class", "physfn", "vf_index", "driver_module")
 
 
 def inventory_form(inventory: Inventory) -> Dict[str, Any]:

@@ -1,43 +1,96 @@
 """Find the host's VFIO devices in sysfs and ask the plugins for each one's device_version.
 
-Three kinds are found: PCI functions bound to ``vfio-pci`` or a ``*_vfio_pci`` variant driver
-(``bus/pci/devices``), existing mdevs (``bus/mdev/devices`` and under their parents), and the
-mdev types each parent can still create (``mdev_supported_types``, parents from
+Four kinds of PCI-side devices are found, as real hosts have them: PCI functions bound to
+``vfio-pci`` or a vfio-pci variant driver (``*_vfio_pci``, ``*-vfio-pci``), NVIDIA vGPU 17+
+SR-IOV VFs (a function with an ``nvidia/current_vgpu_type`` file, whatever its driver; NVIDIA
+vGPU user guide for KVM), existing mdevs (``bus/mdev/devices`` and under their parents), and
+the mdev types each parent can still create (``mdev_supported_types``, parents from
 ``class/mdev_bus`` or any PCI function that has the folder). Nothing outside the sysfs root is
-read (see :mod:`vfiocompat.host.sysfs`); what is refused is listed in the inventory's ``issues``.
+read (see :mod:`vfiocompat.host.sysfs`); what is refused or unreadable is listed in the
+inventory's ``issues``, one line each.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import Any, Callable, Dict, List, Mapping, NamedTuple, Optional, Tuple, TypeVar
 
 from ..device_version import parse
-from ..errors import DeviceFactMissing, DeviceVersionError
+from ..errors import DeviceFactMissing, DeviceVersionError, UsageError
 from ..plugins import HookFailed, call_plugin
 from ..verdict import Reason
 from .inventory import HostDevice, Inventory, InventoryDevice
-from .sysfs import SysfsEscape, SysfsRoot
+from .sysfs import SysfsDir, SysfsEscape, SysfsRoot
 from .variant_drivers import is_vfio_driver, migration_support
 
-__all__ = ["HostDevice", "Inventory", "InventoryDevice", "probe", "device_version_of"]
+__all__ = ["HostDevice", "Inventory", "InventoryDevice", "probe", "device_version_of", "parse_count"]
 
-_PCI_ADDRESS = re.compile(r"^[0-9a-f]{4,8}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$")
-_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
-_ID = re.compile(r"^0x[0-9a-f]{4}$")
-_TYPE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:+-]{0,127}$")
+# fullmatch everywhere: '$' would let a name end in a newline, which then forges output lines.
+_PCI_ADDRESS = re.compile(r"[0-9a-f]{4,8}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]")
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_ID = re.compile(r"0x[0-9a-f]{4}")
+_REVISION = re.compile(r"0x[0-9a-f]{2}")
+_CLASS = re.compile(r"0x[0-9a-f]{6}")
+_TYPE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:+-]{0,127}")
+_VIRTFN = re.compile(r"virtfn([0-9]{1,5})")
+_ASCII_DIGITS = frozenset("0123456789")
+#: Most digits a count read from sysfs may have (an mdev type's available_instances is an int).
+MAX_COUNT_DIGITS = 9
+#: The file whose presence marks an NVIDIA vGPU 17+ SR-IOV VF (NVIDIA vGPU user guide, KVM).
+NVIDIA_VGPU_TYPE_FILE = "nvidia/current_vgpu_type"
+NVIDIA_VGPU_GUIDE = "https://docs.nvidia.com/vgpu/latest/grid-vgpu-user-guide/index.html"
 
 ProbeHook = Callable[[Any], Optional[str]]
+Facts = Mapping[str, Mapping[str, str]]
 
 
-def probe(sysfs_root: str, registry: Any, *, host: str = "localhost") -> Inventory:
-    """The VFIO devices under ``sysfs_root`` with their device_versions from ``registry.probe_hooks``."""
+def probe(sysfs_root: str, registry: Any, *, host: str = "localhost", facts: Optional[Facts] = None) -> Inventory:
+    """The VFIO devices under ``sysfs_root`` with their device_versions from ``registry.probe_hooks``.
+
+    ``facts`` are the operator's facts by probe device id (``{"pci:0000:3b:00.1": {"fw_version":
+    "22.39.1002"}}``, the host config's ``[facts]``); each device carries its own, for plugins'
+    ``device.fact(name)``.
+    """
+    known = _check_facts(facts)
     sysfs = SysfsRoot(sysfs_root)
-    finder = _Finder(sysfs)
+    finder = _Finder(sysfs, known)
     found = finder.find()
     hooks: Mapping[str, ProbeHook] = getattr(registry, "probe_hooks", {}) or {}
     devices = tuple(_inventory_device(device, hooks) for device in found)
     return Inventory(host, devices, tuple(finder.issues), sysfs.root)
+
+
+def _check_facts(facts: Optional[Facts]) -> Dict[str, Dict[str, str]]:
+    """A plain copy of ``facts``; anything but text keyed by text is refused in one line."""
+    if facts is None:
+        return {}
+    if not isinstance(facts, Mapping):
+        raise UsageError(f"facts must map device ids to tables of facts, not {type(facts).__name__}")
+    known: Dict[str, Dict[str, str]] = {}
+    for device_id, table in facts.items():
+        if not isinstance(device_id, str) or not isinstance(table, Mapping):
+            raise UsageError(f"facts for {device_id!r}: expected a table of name = \"text\" facts")
+        for name, value in table.items():
+            if not isinstance(name, str) or not isinstance(value, str):
+                raise UsageError(f"fact {name!r} of {device_id}: facts are text (name = \"value\"), not"
+                                 f" {type(value).__name__}")
+        known[device_id] = dict(table)
+    return known
+
+
+def parse_count(text: Optional[str], digits: int = MAX_COUNT_DIGITS) -> Optional[int]:
+    """A small non-negative integer from sysfs text (ASCII digits only, at most ``digits``), else None.
+
+    ``int()`` alone would accept ``²``-like digits (raising later), signs, ``_`` and unbounded
+    lengths; a count in sysfs is plain decimal.
+    """
+    if text is None:
+        return None
+    text = text.strip(" \t\n")
+    if not text or len(text) > digits or not _ASCII_DIGITS.issuperset(text):
+        return None
+    return int(text)
 
 
 def device_version_of(device: HostDevice, hooks: Mapping[str, ProbeHook]) -> Tuple[Optional[str], Optional[str],
@@ -101,28 +154,47 @@ def _inventory_device(device: HostDevice, hooks: Mapping[str, ProbeHook]) -> Inv
 T = TypeVar("T")
 
 
-class _Ids(NamedTuple):
-    vendor: Optional[str]
-    device: Optional[str]
-    subsystem_vendor: Optional[str]
-    subsystem_device: Optional[str]
+class _PciInfo(NamedTuple):
+    """What a PCI function's folder says of it; mdevs and types carry their parent's."""
+
+    vendor: Optional[str] = None
+    device: Optional[str] = None
+    subsystem_vendor: Optional[str] = None
+    subsystem_device: Optional[str] = None
+    revision: Optional[str] = None
+    pci_class: Optional[str] = None
+    physfn: Optional[str] = None
+    vf_index: Optional[int] = None
+
+
+_FORMATS = (("vendor", _ID, "0x%04x"), ("device", _ID, "0x%04x"), ("subsystem_vendor", _ID, "0x%04x"),
+            ("subsystem_device", _ID, "0x%04x"), ("revision", _REVISION, "0x%02x"), ("class", _CLASS, "0x%06x"))
 
 
 class _Finder:
     """One walk over a sysfs tree; refusals are collected rather than raised."""
 
-    def __init__(self, sysfs: SysfsRoot) -> None:
+    def __init__(self, sysfs: SysfsRoot, facts: Mapping[str, Mapping[str, str]]) -> None:
         self.sysfs = sysfs
+        self.facts = facts
         self.issues: List[Reason] = []
+        self._infos: Dict[str, _PciInfo] = {}
+        self._virtfns: Dict[str, Dict[str, int]] = {}
 
     def _refuse(self, error: SysfsEscape) -> None:
         self.issues.append(Reason(error.code, "host", error.message,
                                   hint="a sysfs tree has no links leaving it; check the --sysfs-root copy"))
 
-    def _guarded(self, default: T, read: Callable[[str], T], relative: str) -> T:
+    def _odd(self, where: str, name: str, text: str, expected: str) -> None:
+        shown = text if len(text) <= 40 else text[:40] + "..."
+        self.issues.append(Reason("VC613", "host", f"sysfs {where}/{name} holds {shown!r}, not {expected};"
+                                  " taken as unknown", field=name,
+                                  hint="a kernel writes this attribute in that form; check the --sysfs-root copy"))
+
+    def _guarded(self, default: T, read: Callable[..., T], *args: Any) -> T:
         # A path that leaves the root is recorded as an issue, and the walk goes on without it.
         try:
-            return read(relative)
+            return read(*args)
         except SysfsEscape as error:
             self._refuse(error)
             return default
@@ -130,101 +202,168 @@ class _Finder:
     def _resolve(self, relative: str) -> Optional[str]:
         return self._guarded(None, lambda path: self.sysfs.relative(self.sysfs.resolve(path)), relative)
 
-    def _read(self, relative: str) -> Optional[str]:
-        return self._guarded(None, self.sysfs.read, relative)
+    def _open(self, relative: str) -> Optional[SysfsDir]:
+        return self._guarded(None, self.sysfs.open_dir, relative)
 
-    def _link(self, relative: str) -> Optional[str]:
-        return self._guarded(None, self.sysfs.link_name, relative)
+    def _read(self, folder: SysfsDir, name: str) -> Optional[str]:
+        return self._guarded(None, folder.read, name)
 
-    def _is_dir(self, relative: str) -> bool:
-        return self._guarded(False, self.sysfs.is_dir, relative)
+    def _link(self, folder: SysfsDir, name: str) -> Optional[str]:
+        return self._guarded(None, folder.link_name, name)
+
+    def _is_dir(self, folder: SysfsDir, name: str) -> bool:
+        return self._guarded(False, folder.is_dir, name)
 
     def _list(self, relative: str) -> List[str]:
         return self._guarded([], self.sysfs.list_dir, relative)
 
-    def _id(self, relative: str) -> Optional[str]:
-        text = self._read(relative)
+    def _formatted(self, folder: SysfsDir, name: str, pattern: Any, form: str) -> Optional[str]:
+        text = self._read(folder, name)
         if text is None:
             return None
-        text = text.strip().lower()
-        return text if _ID.match(text) else None
+        value = text.strip()
+        if pattern.fullmatch(value):
+            return value
+        self._odd(folder.path, name, text, f"a {form} number")
+        return None
 
-    def _ids(self, path: str) -> _Ids:
-        return _Ids(*(self._id(f"{path}/{name}") for name in ("vendor", "device", "subsystem_vendor",
-                                                               "subsystem_device")))
+    def _info(self, folder: SysfsDir) -> _PciInfo:
+        known = self._infos.get(folder.path)
+        if known is not None:
+            return known
+        ids = [self._formatted(folder, name, pattern, form) for name, pattern, form in _FORMATS]
+        physfn = self._link(folder, "physfn")
+        vf_index = None
+        if physfn is not None and not _PCI_ADDRESS.fullmatch(physfn):
+            self._odd(folder.path, "physfn", physfn, "a link to a PCI address")
+            physfn = None
+        if physfn is not None:
+            pf_path = self._guarded(None, lambda: self.sysfs.relative(self.sysfs.resolve("physfn", folder)))
+            if pf_path is not None:
+                vf_index = self._vf_indexes(pf_path).get(folder.names[-1] if folder.names else "")
+        info = _PciInfo(ids[0], ids[1], ids[2], ids[3], ids[4], ids[5], physfn, vf_index)
+        self._infos[folder.path] = info
+        return info
+
+    def _vf_indexes(self, pf_path: str) -> Dict[str, int]:
+        """The PF's ``virtfnN`` links as {VF address: N}, read once per PF (a PF may have hundreds)."""
+        known = self._virtfns.get(pf_path)
+        if known is not None:
+            return known
+        indexes: Dict[str, int] = {}
+        pf = self._open(pf_path)
+        if pf is not None:
+            with pf:
+                for entry in pf.list_dir():
+                    match = _VIRTFN.fullmatch(entry)
+                    if match is None:
+                        continue
+                    vf = self._link(pf, entry)
+                    if vf is not None and _PCI_ADDRESS.fullmatch(vf):
+                        indexes.setdefault(vf, int(match.group(1)))
+        self._virtfns[pf_path] = indexes
+        return indexes
+
+    def _driver(self, folder: SysfsDir) -> Tuple[Optional[str], Optional[str]]:
+        driver = self._link(folder, "driver")
+        return driver, (self._link(folder, "driver/module") if driver is not None else None)
+
+    def _device(self, kind: str, path: str, info: _PciInfo, **fields: Any) -> HostDevice:
+        device = HostDevice(kind, path=path, _sysfs=self.sysfs, **info._asdict(), **fields)
+        facts = self.facts.get(device.id)
+        return replace(device, facts=facts) if facts else device
 
     def find(self) -> List[HostDevice]:
         devices: List[HostDevice] = []
         parents: Dict[str, str] = {}  # resolved path -> parent name
         for address in self._list("bus/pci/devices"):
+            if not _PCI_ADDRESS.fullmatch(address):
+                continue
             path = self._resolve(f"bus/pci/devices/{address}")
-            if path is None:
+            folder = self._open(path) if path is not None else None
+            if path is None or folder is None:
                 continue
-            if not _PCI_ADDRESS.match(address):
-                continue
-            if self._is_dir(f"{path}/mdev_supported_types"):
-                parents.setdefault(path, address)
-            driver = self._link(f"{path}/driver")
-            if not is_vfio_driver(driver):
-                continue
-            devices.append(HostDevice(
-                "pci", address=address, driver=driver, iommu_group=self._link(f"{path}/iommu_group"),
-                path=path, _sysfs=self.sysfs, **self._ids(path)._asdict(),
-            ))
+            with folder:
+                if self._is_dir(folder, "mdev_supported_types"):
+                    parents.setdefault(path, address)
+                driver, module = self._driver(folder)
+                if not is_vfio_driver(driver) and self._read(folder, NVIDIA_VGPU_TYPE_FILE) is None:
+                    continue
+                devices.append(self._device(
+                    "pci", path, self._info(folder), address=address, driver=driver, driver_module=module,
+                    iommu_group=self._link(folder, "iommu_group"),
+                ))
         for name in self._list("class/mdev_bus"):
             path = self._resolve(f"class/mdev_bus/{name}")
             if path is not None:
                 parents.setdefault(path, name)
         mdevs: Dict[str, HostDevice] = {}
         for path, parent in sorted(parents.items(), key=lambda item: item[1]):
-            ids = self._ids(path)
-            devices.extend(self._types(path, parent, ids))
-            for entry in self._list(path):
-                if _UUID.match(entry):
-                    mdev = self._mdev(f"{path}/{entry}", entry, parent, ids)
-                    if mdev is not None:
-                        mdevs.setdefault(entry, mdev)
+            folder = self._open(path)
+            if folder is None:
+                continue
+            with folder:
+                info = self._info(folder)
+                devices.extend(self._types(folder, parent, info))
+                for entry in folder.list_dir():
+                    if _UUID.fullmatch(entry) and entry not in mdevs:
+                        mdev = self._mdev(f"{path}/{entry}", entry, parent, info)
+                        if mdev is not None:
+                            mdevs[entry] = mdev
         for entry in self._list("bus/mdev/devices"):
-            if entry in mdevs or not _UUID.match(entry):
+            if entry in mdevs or not _UUID.fullmatch(entry):
                 continue
             path = self._resolve(f"bus/mdev/devices/{entry}")
             if path is None:
                 continue
             parent_path = path.rsplit("/", 1)[0] if "/" in path else "."
             parent = parents.get(parent_path, parent_path.rsplit("/", 1)[-1])
-            mdev = self._mdev(path, entry, parent, self._ids(parent_path))
+            parent_folder = self._open(parent_path)
+            info = _PciInfo()
+            if parent_folder is not None:
+                with parent_folder:
+                    info = self._info(parent_folder)
+            mdev = self._mdev(path, entry, parent, info)
             if mdev is not None:
                 mdevs[entry] = mdev
         devices.extend(mdevs[uuid] for uuid in sorted(mdevs))
         return devices
 
-    def _types(self, path: str, parent: str, ids: _Ids) -> List[HostDevice]:
+    def _types(self, parent_folder: SysfsDir, parent: str, info: _PciInfo) -> List[HostDevice]:
         found = []
-        for type_id in self._list(f"{path}/mdev_supported_types"):
-            folder = self._resolve(f"{path}/mdev_supported_types/{type_id}")
-            if folder is None or not _TYPE_ID.match(type_id):
+        for type_id in parent_folder.list_dir("mdev_supported_types"):
+            if not _TYPE_ID.fullmatch(type_id):
                 continue
-            available = self._read(f"{folder}/available_instances")
-            instances = int(available.strip()) if available is not None and available.strip().isdigit() else None
-            found.append(HostDevice(
-                "mdev_type", parent=parent, mdev_type=type_id, mdev_type_name=self._read(f"{folder}/name"),
-                device_api=self._read(f"{folder}/device_api"), available_instances=instances,
-                path=folder, _sysfs=self.sysfs, **ids._asdict(),
-            ))
+            path = self._resolve(f"{parent_folder.path}/mdev_supported_types/{type_id}")
+            folder = self._open(path) if path is not None else None
+            if path is None or folder is None:
+                continue
+            with folder:
+                available = self._read(folder, "available_instances")
+                instances = parse_count(available)
+                if available is not None and instances is None:
+                    self._odd(path, "available_instances", available, f"a count of at most {MAX_COUNT_DIGITS}"
+                              " ASCII digits")
+                found.append(self._device(
+                    "mdev_type", path, info, parent=parent, mdev_type=type_id,
+                    mdev_type_name=self._read(folder, "name"), device_api=self._read(folder, "device_api"),
+                    available_instances=instances,
+                ))
         return found
 
-    def _mdev(self, relative: str, uuid: str, parent: str, ids: _Ids) -> Optional[HostDevice]:
+    def _mdev(self, relative: str, uuid: str, parent: str, info: _PciInfo) -> Optional[HostDevice]:
         path = self._resolve(relative)
-        if path is None:
+        folder = self._open(path) if path is not None else None
+        if path is None or folder is None:
             return None
-        type_id = self._link(f"{path}/mdev_type")
-        if type_id is None:
-            return None
-        type_path = self._resolve(f"{path}/mdev_type")
-        return HostDevice(
-            "mdev", uuid=uuid, parent=parent, driver=self._link(f"{path}/driver"),
-            iommu_group=self._link(f"{path}/iommu_group"), mdev_type=type_id,
-            mdev_type_name=self._read(f"{type_path}/name") if type_path else None,
-            device_api=self._read(f"{type_path}/device_api") if type_path else None,
-            path=path, _sysfs=self.sysfs, **ids._asdict(),
-        )
+        with folder:
+            type_id = self._link(folder, "mdev_type")
+            if type_id is None:
+                return None
+            driver, module = self._driver(folder)
+            return self._device(
+                "mdev", path, info, uuid=uuid, parent=parent, driver=driver, driver_module=module,
+                iommu_group=self._link(folder, "iommu_group"), mdev_type=type_id,
+                mdev_type_name=self._read(folder, "mdev_type/name"),
+                device_api=self._read(folder, "mdev_type/device_api"),
+            )
