@@ -21,10 +21,10 @@ TABLE = "nvidia-vgpu"
 pytestmark = requires_plugin(PLUGIN)
 
 
-def dv(type_: str = "NVIDIA_A100-4C", gpu: str = "A100", board: str = "PCIE-80GB", host_drv: str = "550.54.14",
+def dv(type_: str = "NVIDIA_A100-4C", dev: str = "20f1", subsys: str = "10de-145f", host_drv: str = "550.54.14",
        **extra: str) -> str:
     """A device_version in this plugin's format; extra keys (ecc, host_os) are appended in order."""
-    pairs = [f"type={type_}", f"gpu={gpu}", f"board={board}", f"host_drv={host_drv}"]
+    pairs = [f"type={type_}", f"dev={dev}", f"subsys={subsys}", f"host_drv={host_drv}"]
     pairs += [f"{key}={value}" for key, value in extra.items()]
     return "0x10de:1:" + ";".join(pairs)
 
@@ -53,7 +53,7 @@ def test_every_rule_cites_a_public_source(registry: vfiocompat.Registry) -> None
 
 
 def test_every_table_example_gets_its_stated_verdict(registry: vfiocompat.Registry) -> None:
-    assert len(assert_examples_pass(registry, table=TABLE)) >= 15
+    assert len(assert_examples_pass(registry, table=TABLE)) >= 20
 
 
 def test_examples_cover_every_rule_accepted_and_rejected(registry: vfiocompat.Registry) -> None:
@@ -128,11 +128,14 @@ def test_type_and_driver_mismatch_report_both_groups(registry: vfiocompat.Regist
     assert set(verdict.codes) == {"NV_GPU_VGPU_TYPE", "NV_HOST_DRIVER"}
 
 
-@pytest.mark.parametrize(("source", "target"), [("PCIE-80GB", "NVL-94GB"), ("NVL-94GB", "PCIE-80GB")])
-def test_pcie_80gb_and_nvl_94gb_deny_wins_over_allow(
-    registry: vfiocompat.Registry, source: str, target: str
-) -> None:
-    pair = (dv("NVIDIA_H100-4C", "H100", source), dv("NVIDIA_H100-4C", "H100", target))
+H100_PCIE, H100_NVL = ("2331", "10de-1626"), ("2321", "10de-1839")
+# PCI device ids per product, from NVIDIA's open-gpu-kernel-modules README (the table's notes).
+PRODUCTS = {"H100": ("2321", "2330", "2331", "2339"), "H800": ("2322", "2324", "233a"), "H200": ("2335", "233b")}
+
+
+@pytest.mark.parametrize(("source", "target"), [(H100_PCIE, H100_NVL), (H100_NVL, H100_PCIE)])
+def test_pcie_80gb_and_nvl_94gb_deny_wins_over_allow(registry: vfiocompat.Registry, source: Any, target: Any) -> None:
+    pair = (dv("NVIDIA_H100-4C", *source), dv("NVIDIA_H100-4C", *target))
     verdict = registry.check(*pair)
     assert not verdict.compatible
     assert verdict.codes == ("NV_GPU_BOARD_VARIANT",)
@@ -145,25 +148,27 @@ def test_pcie_80gb_and_nvl_94gb_deny_wins_over_allow(
 
 
 def test_other_board_variants_are_not_denied(registry: vfiocompat.Registry) -> None:
-    assert registry.check(dv("NVIDIA_H100-4C", "H100", "NVL-94GB"), dv("NVIDIA_H100-4C", "H100", "NVL-94GB"))
-    assert registry.check(dv("NVIDIA_H100-4C", "H100", "PCIE-80GB"), dv("NVIDIA_H100-4C", "H100", "PCIE-80GB"))
+    assert registry.check(dv("NVIDIA_H100-4C", *H100_NVL), dv("NVIDIA_H100-4C", *H100_NVL))
+    assert registry.check(dv("NVIDIA_H100-4C", *H100_PCIE), dv("NVIDIA_H100-4C", *H100_PCIE))
+    assert registry.check(dv("NVIDIA_H100-4C", "2330", "10de-16c0"), dv("NVIDIA_H100-4C", *H100_PCIE))
 
 
-@pytest.mark.parametrize("source", ["H100", "H800", "H200"])
-@pytest.mark.parametrize("target", ["H100", "H800", "H200"])
-def test_h100_h800_h200_only_migrate_to_themselves(
-    registry: vfiocompat.Registry, source: str, target: str
-) -> None:
-    pair = (dv("NVIDIA_H100-4C", source, "SXM5-80GB"), dv("NVIDIA_H100-4C", target, "SXM5-80GB"))
-    verdict = registry.check(*pair)
-    if source == target:
-        assert verdict.compatible
-        return
-    assert not verdict.compatible
-    assert verdict.codes == ("NV_GPU_BOARD_FAMILY",)
-    assert verdict.decided_by is not None and verdict.decided_by.rule == "no-h100-h800-h200-cross"
-    assert (verdict.reasons[0].source_value, verdict.reasons[0].target_value) == (source, target)
-    assert any(t.holds and t.rule.effect == "allow" for t in registry.explain(*pair).trials)
+@pytest.mark.parametrize("source", sorted(PRODUCTS))
+@pytest.mark.parametrize("target", sorted(PRODUCTS))
+def test_h100_h800_h200_only_migrate_to_themselves(registry: vfiocompat.Registry, source: str, target: str) -> None:
+    for source_dev in PRODUCTS[source]:
+        for target_dev in PRODUCTS[target]:
+            pair = (dv("NVIDIA_H100-4C", source_dev), dv("NVIDIA_H100-4C", target_dev))
+            verdict = registry.check(*pair)
+            if source == target:
+                variant = {source_dev, target_dev} == {H100_PCIE[0], H100_NVL[0]}
+                assert verdict.compatible is not variant, (source_dev, target_dev)
+                continue
+            assert not verdict.compatible
+            assert verdict.codes == ("NV_GPU_BOARD_FAMILY",)
+            assert verdict.decided_by is not None and verdict.decided_by.rule == "no-h100-h800-h200-cross"
+            assert (verdict.reasons[0].source_value, verdict.reasons[0].target_value) == (source_dev, target_dev)
+            assert any(t.holds and t.rule.effect == "allow" for t in registry.explain(*pair).trials)
 
 
 @pytest.mark.parametrize(("source", "target", "ok"), [
@@ -201,17 +206,18 @@ def test_ecc_mode_must_match(registry: vfiocompat.Registry, source: str, target:
 
 def test_every_holding_deny_is_reported(registry: vfiocompat.Registry) -> None:
     verdict = registry.check(
-        dv("NVIDIA_H100-4C", "H100", "PCIE-80GB", ecc="on", host_os="rhel-10.0"),
-        dv("NVIDIA_H100-4C", "H800", "NVL-94GB", ecc="off", host_os="rhel-9.4"),
+        dv("NVIDIA_H100-4C", *H100_PCIE, ecc="on", host_os="rhel-10.0"),
+        dv("NVIDIA_H100-4C", "233a", "10de-183a", ecc="off", host_os="rhel-9.4"),
     )
     assert not verdict.compatible
-    assert set(verdict.codes) == {"NV_GPU_BOARD_VARIANT", "NV_GPU_BOARD_FAMILY", "NV_GPU_ECC", "NV_OTHER_HOST_OS"}
+    assert set(verdict.codes) == {"NV_GPU_BOARD_FAMILY", "NV_GPU_ECC", "NV_OTHER_HOST_OS"}
 
 
 @pytest.mark.parametrize("proprietary", [
-    "type=NVIDIA_A100-4C;gpu=A100;board=PCIE-80GB",  # host_drv missing
-    "type=NVIDIA_A100-4C;gpu=A100;board=PCIE-80GB;host_drv=550.54.14;guest_drv=550.54.15",  # unknown key
-    "type=NVIDIA_A100-4C;gpu=A100;board=PCIE-80GB;host_drv=R550",  # not a dotted version
+    "type=NVIDIA_A100-4C;dev=20f1;subsys=10de-145f",  # host_drv missing
+    "type=NVIDIA_A100-4C;dev=20f1;subsys=10de-145f;host_drv=550.54.14;guest_drv=550.54.15",  # unknown key
+    "type=NVIDIA_A100-4C;dev=20f1;subsys=10de-145f;host_drv=R550",  # not a dotted version
+    "type=NVIDIA_A100-4C;gpu=A100;board=PCIE-80GB;host_drv=550.54.14",  # the old format's keys
 ])
 def test_malformed_strings_are_refused_with_vc111(registry: vfiocompat.Registry, proprietary: str) -> None:
     verdict = registry.check("0x10de:1:" + proprietary, dv())
@@ -220,7 +226,7 @@ def test_malformed_strings_are_refused_with_vc111(registry: vfiocompat.Registry,
 
 
 def test_strings_not_starting_with_type_are_not_claimed(registry: vfiocompat.Registry) -> None:
-    verdict = registry.check("0x10de:1:gpu=A100;type=NVIDIA_A100-4C;board=PCIE-80GB;host_drv=550.54.14", dv())
+    verdict = registry.check("0x10de:1:dev=20f1;type=NVIDIA_A100-4C;subsys=10de-145f;host_drv=550.54.14", dv())
     assert not verdict.compatible
     assert "VC204" in verdict.codes
 
