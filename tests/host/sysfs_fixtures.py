@@ -109,6 +109,11 @@ class FakeSysfs:
                        "class/mdev_bus", "kernel/iommu_groups"):
             (root / folder).mkdir(parents=True, exist_ok=True)
         self._groups = 0
+        # The root port every function sits under is a PCI function too, with its own attributes.
+        bridge = root / "devices" / "pci0000:00" / "0000:00:01.0"
+        bridge.mkdir(parents=True, exist_ok=True)
+        for name, value in (("vendor", "0x8086"), ("device", "0x2030"), ("class", "0x060400"), ("revision", "0x04")):
+            (bridge / name).write_text(value + "\n", encoding="ascii")
 
     def _group(self, folder: Path) -> None:
         self._groups += 1
