@@ -18,7 +18,9 @@ from vfiocompat.host.libvirt_xml import (
     mdev_uuid,
     metadata_xml,
     parse_domain,
+    parse_metadata_element,
     pci_address,
+    refresh_metadata,
 )
 
 UUID = "c2177883-f1bb-47f0-914d-32a22e3a8804"
@@ -246,3 +248,94 @@ def test_metadata_round_trips_through_libvirt_namespacing(entries: List[SourceVe
     # `virsh metadata --uri NS --set ELEMENT` stores the element with NS as its namespace.
     stored = metadata_xml(entries).replace("<devices>", f"<devices xmlns='{NAMESPACE}'>", 1)
     assert parse_domain(_domain(metadata=stored)).versions == tuple(entries)
+
+
+# -- refresh_metadata ---------------------------------------------------------------------------------
+
+_NEW = [SourceVersion("0xfffd:1:model=w1;fw=2.0", address="0000:3b:00.1")]
+_NEW_XML = (f'<vfiocompat:devices xmlns:vfiocompat="{NAMESPACE}"><vfiocompat:device address="0000:3b:00.1"'
+            ' version="0xfffd:1:model=w1;fw=2.0"/></vfiocompat:devices>').encode()
+
+
+@pytest.mark.parametrize("ours", [
+    f"<v:devices xmlns:v='{NAMESPACE}'><v:device address='0000:3b:00.1' version='0xfffd:1:old'/></v:devices>",
+    f"<v:devices xmlns:v='{NAMESPACE}'/>",
+    f'<v:devices xmlns:v="{NAMESPACE}" note="a>b/>"><!-- > --><v:device address="3b:00.1" version="x>"/></v:devices >',
+    f"<devices xmlns='{NAMESPACE}'>\n  <device address='0000:3b:00.1' version='0xfffd:1:old'/>\n</devices>",
+])
+def test_refresh_replaces_only_our_element(ours: str) -> None:
+    before = "<domain type='kvm'>\n <name>vm</name>\n <metadata>\n  <o:x xmlns:o='urn:other'>&amp;<!-- k --></o:x>\n  "
+    after = "\n </metadata>\n <devices>" + _pci_hostdev() + "</devices>\n</domain>\n"
+    data = (before + ours + after).encode()
+    refreshed = refresh_metadata(data, parse_domain(data), _NEW)
+    assert refreshed == before.encode() + _NEW_XML + after.encode()
+    assert parse_domain(refreshed).source_version(parse_domain(refreshed).hostdevs[0]) == "0xfffd:1:model=w1;fw=2.0"
+
+
+def test_refresh_replaces_every_element_of_ours_and_keeps_others() -> None:
+    first = f"<v:devices xmlns:v='{NAMESPACE}'><v:device address='0000:3b:00.1' version='0xfffd:1:a'/></v:devices>"
+    second = f"<w:other xmlns:w='{NAMESPACE}'/>"
+    spoof = "<devices><device address='0000:3b:00.1' version='0xfffd:1:spoofed'/></devices>"
+    data = _domain(_pci_hostdev(), metadata=first + spoof + second)
+    refreshed = refresh_metadata(data, parse_domain(data), _NEW)
+    assert refreshed == data.replace(first.encode(), _NEW_XML).replace(second.encode(), b"")
+
+
+def test_refresh_adds_the_element_to_metadata_or_a_new_metadata() -> None:
+    data = _domain(_pci_hostdev(), metadata="<o:x xmlns:o='urn:other'/>")
+    assert refresh_metadata(data, parse_domain(data), _NEW) == data.replace(b"</metadata>", _NEW_XML + b"</metadata>")
+    empty = data.replace(b"<metadata><o:x xmlns:o='urn:other'/></metadata>", b"<metadata/>")
+    assert refresh_metadata(empty, parse_domain(empty), _NEW) == empty.replace(
+        b"<metadata/>", b"<metadata>" + _NEW_XML + b"</metadata>")
+    bare = data.replace(b"<metadata><o:x xmlns:o='urn:other'/></metadata>", b"")
+    refreshed = refresh_metadata(bare, parse_domain(bare), _NEW)
+    assert refreshed == bare.replace(b"</domain>", b"  <metadata>" + _NEW_XML + b"</metadata>\n</domain>")
+    assert parse_domain(refreshed).versions == tuple(_NEW)
+
+
+def test_refresh_keeps_non_ascii_bytes_and_refuses_other_encodings() -> None:
+    data = _domain(_pci_hostdev(), metadata="<o:d xmlns:o='urn:x'>Grüße — 東京</o:d>")
+    assert refresh_metadata(data, parse_domain(data), _NEW).startswith(data.split(b"</metadata>")[0])
+    utf16 = data.decode().encode("utf-16")
+    with pytest.raises(DomainXMLError, match="not UTF-8"):
+        refresh_metadata(utf16, parse_domain(utf16), _NEW)
+    latin = b"<?xml version='1.0' encoding='ISO-8859-1'?>" + data.replace("ü".encode(), b"\xfc")
+    with pytest.raises(DomainXMLError, match="not UTF-8"):
+        refresh_metadata(latin, parse_domain(latin), _NEW)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(source_versions(), max_size=4), st.text(alphabet="ab <>&;'\"\n\t/=-", max_size=30))
+def test_refresh_is_a_splice(entries: List[SourceVersion], noise: str) -> None:
+    from xml.sax.saxutils import escape
+
+    comment = escape(noise).replace("--", "- -")
+    data = _domain(_pci_hostdev(), metadata=f"<!-- {comment} -->"
+                   f"<v:devices xmlns:v='{NAMESPACE}'><v:device address='0000:3b:00.1' version='x'/></v:devices>"
+                   f"<o:y xmlns:o='urn:y'>{escape(noise)}</o:y>")
+    refreshed = refresh_metadata(data, parse_domain(data), entries)
+    head, tail = data.split(f"<v:devices xmlns:v='{NAMESPACE}'>".encode())[0], data.split(b"</v:devices>")[1]
+    assert refreshed.startswith(head) and refreshed.endswith(tail)
+    assert parse_domain(refreshed).versions == tuple(entries)
+
+
+def test_parse_metadata_element_reads_what_virsh_prints() -> None:
+    printed = (b'<devices>\n  <device address="0000:3b:00.1" version="0xfffd:1:a&amp;b"/>\n'
+               b'  <device alias="ua-x" version="0xfffd:1:c"/>\n  <device uuid="x"/>\n</devices>\n')
+    assert parse_metadata_element(printed) == (SourceVersion("0xfffd:1:a&b", address="0000:3b:00.1"),
+                                               SourceVersion("0xfffd:1:c", alias="ua-x"))
+    for bad, words in ((b"<other/>", "root element"), (b"<devices>", "malformed"),
+                       (b"<!DOCTYPE d><devices/>", "DOCTYPE")):
+        with pytest.raises(DomainXMLError, match=words):
+            parse_metadata_element(bad)
+
+
+def test_source_entry_finds_each_of_thousands_of_hostdevs() -> None:
+    # As many entries as hostdevs: a scan per hostdev (the old way) was quadratic; each lookup must hit its own.
+    count = 5_000
+    entries = "".join(f"<v:device address='0000:{n >> 8:02x}:{n >> 3 & 0x1f:02x}.{n & 7}' version='0xfffd:1:{n}'/>"
+                      for n in range(count))
+    hostdevs = "".join(f"<hostdev type='pci'><source><address bus='{n >> 8:#x}' slot='{n >> 3 & 0x1f:#x}'"
+                       f" function='{n & 7}'/></source></hostdev>" for n in range(count))
+    domain = parse_domain(_domain(hostdevs, metadata=f"<v:devices xmlns:v='{NAMESPACE}'>{entries}</v:devices>"))
+    assert [domain.source_version(h) for h in domain.hostdevs] == [f"0xfffd:1:{n}" for n in range(count)]

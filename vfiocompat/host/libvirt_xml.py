@@ -9,8 +9,8 @@ declaration is refused outright, so no entity is ever expanded and no external e
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Dict, List, Optional, Tuple
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 from xml.parsers import expat
 from xml.sax.saxutils import quoteattr
 
@@ -28,6 +28,9 @@ __all__ = [
     "pci_address",
     "mdev_uuid",
     "metadata_xml",
+    "metadata_element",
+    "refresh_metadata",
+    "parse_metadata_element",
 ]
 
 #: Largest domain XML accepted (a domain with hundreds of devices is a few tens of KiB).
@@ -38,6 +41,7 @@ NAMESPACE = "https://vfiocompat.readthedocs.io/xmlns/1"
 METADATA_KEY = "vfiocompat"
 
 _SEP = " "
+_OURS = f"{NAMESPACE}{_SEP}"
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _PCI = re.compile(r"^(?:([0-9a-f]{1,8}):)?([0-9a-f]{1,2}):([0-9a-f]{1,2})\.([0-7])$")
 
@@ -68,24 +72,57 @@ class SourceVersion:
 
 
 @dataclass(frozen=True)
+class Spans:
+    """Byte offsets in the document, for rewriting vfiocompat's element and nothing else.
+
+    ``ours``: ``[start, end)`` of each element in :data:`NAMESPACE` directly under ``<metadata>``;
+    ``metadata``: ``<metadata>``'s start-tag span and the offset of its end tag (None if empty);
+    ``domain_end``: the offset of ``</domain>``. ``utf8``: the offsets index UTF-8 text.
+    """
+
+    ours: Tuple[Tuple[int, int], ...] = ()
+    metadata: Optional[Tuple[int, int, Optional[int]]] = None
+    domain_end: Optional[int] = None
+    utf8: bool = True
+
+
+@dataclass(frozen=True)
 class Domain:
     """What vfiocompat reads from a domain XML."""
 
     name: Optional[str]
     hostdevs: Tuple[Hostdev, ...]
     versions: Tuple[SourceVersion, ...]
+    spans: Spans = field(default_factory=Spans, repr=False, compare=False)
+    _index: Dict[Tuple[str, str], SourceVersion] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # One pass over the entries: looking each hostdev up by scanning them all was quadratic.
+        index: Dict[Tuple[str, str], SourceVersion] = {}
+        for entry in self.versions:
+            if entry.alias is not None:
+                index.setdefault(("alias", entry.alias), entry)
+                continue
+            if entry.address:
+                index.setdefault(("address", entry.address), entry)
+            if entry.uuid:
+                index.setdefault(("uuid", entry.uuid), entry)
+        object.__setattr__(self, "_index", index)
+
+    def source_entry(self, hostdev: Hostdev) -> Optional[SourceVersion]:
+        """The metadata entry recorded for ``hostdev``: by alias first, then by address or uuid."""
+        index = self._index
+        found = index.get(("alias", hostdev.alias)) if hostdev.alias else None
+        if found is None and hostdev.address:
+            found = index.get(("address", hostdev.address))
+        if found is None and hostdev.uuid:
+            found = index.get(("uuid", hostdev.uuid))
+        return found
 
     def source_version(self, hostdev: Hostdev) -> Optional[str]:
         """The source device_version recorded for ``hostdev``: by alias first, then by address or uuid."""
-        if hostdev.alias:
-            for entry in self.versions:
-                if entry.alias == hostdev.alias:
-                    return entry.version
-        for entry in self.versions:
-            if entry.alias is None and ((hostdev.address and entry.address == hostdev.address)
-                                        or (hostdev.uuid and entry.uuid == hostdev.uuid)):
-                return entry.version
-        return None
+        entry = self.source_entry(hostdev)
+        return None if entry is None else entry.version
 
 
 def pci_address(text: str) -> Optional[str]:
@@ -118,6 +155,46 @@ def _refuse_declaration(*_args: object) -> None:
     raise DomainXMLError("domain XML has a DOCTYPE or ENTITY declaration; refused (no DTDs, no entities)")
 
 
+def _hardened_parser() -> Any:
+    parser = expat.ParserCreate(namespace_separator=_SEP)
+    parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
+    parser.StartDoctypeDeclHandler = _refuse_declaration
+    parser.EntityDeclHandler = _refuse_declaration
+    parser.UnparsedEntityDeclHandler = _refuse_declaration
+    parser.ExternalEntityRefHandler = _refuse_external
+    return parser
+
+
+def parse_metadata_element(data: bytes) -> Tuple[SourceVersion, ...]:
+    """The entries of the element ``virsh metadata DOMAIN --uri NAMESPACE`` prints (no namespace on it)."""
+    if len(data) > MAX_DOMAIN_XML_BYTES:
+        raise DomainXMLError(f"metadata is larger than {MAX_DOMAIN_XML_BYTES} bytes; refused")
+    if b"<!DOCTYPE" in data or b"<!ENTITY" in data:
+        _refuse_declaration()
+    names = ("devices", f"{NAMESPACE}{_SEP}devices"), ("device", f"{NAMESPACE}{_SEP}device")
+    depth: List[str] = []
+    entries: List[SourceVersion] = []
+
+    def start(tag: str, attrs: Dict[str, str]) -> None:
+        if len(depth) == 0 and tag not in names[0]:
+            raise DomainXMLError(f"vfiocompat metadata has root element {tag!r}, not 'devices'")
+        if len(depth) == 1 and tag in names[1] and attrs.get("version"):
+            address = pci_address(attrs["address"]) if attrs.get("address") else None
+            entries.append(SourceVersion(attrs["version"], address, mdev_uuid(attrs.get("uuid") or ""),
+                                         attrs.get("alias") or None))
+        depth.append(tag)
+
+    parser = _hardened_parser()
+    parser.StartElementHandler = start
+    parser.EndElementHandler = lambda tag: depth.pop()
+    try:
+        parser.Parse(data, True)
+    except expat.ExpatError as error:
+        raise DomainXMLError(f"vfiocompat metadata is malformed: {expat.ErrorString(error.code)}"
+                             f" at line {error.lineno}, column {error.offset + 1}") from None
+    return tuple(entries)
+
+
 def parse_domain(data: bytes) -> Domain:
     """The hostdevs and vfiocompat metadata of a domain XML, or :class:`DomainXMLError`."""
     if len(data) > MAX_DOMAIN_XML_BYTES:
@@ -125,13 +202,10 @@ def parse_domain(data: bytes) -> Domain:
     # Cheap first guard; the expat handlers below also catch declarations in other encodings.
     if b"<!DOCTYPE" in data or b"<!ENTITY" in data:
         _refuse_declaration()
-    reader = _Reader()
-    parser = expat.ParserCreate(namespace_separator=_SEP)
-    parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
-    parser.StartDoctypeDeclHandler = _refuse_declaration
-    parser.EntityDeclHandler = _refuse_declaration
-    parser.UnparsedEntityDeclHandler = _refuse_declaration
-    parser.ExternalEntityRefHandler = _refuse_external
+    reader = _Reader(data)
+    parser = _hardened_parser()
+    reader.parser = parser
+    parser.XmlDeclHandler = reader.declaration
     parser.StartElementHandler = reader.start
     parser.EndElementHandler = reader.end
     parser.CharacterDataHandler = reader.text
@@ -142,7 +216,9 @@ def parse_domain(data: bytes) -> Domain:
                              f" at line {error.lineno}, column {error.offset + 1}") from None
     if reader.root != "domain":
         raise DomainXMLError(f"not a libvirt domain XML (root element {reader.root!r})")
-    return Domain(reader.name, tuple(reader.hostdevs), tuple(reader.versions))
+    utf8 = reader.utf8 and not data.startswith((b"\xfe\xff", b"\xff\xfe"))
+    spans = Spans(tuple(reader.ours), reader.metadata, reader.domain_end, utf8)
+    return Domain(reader.name, tuple(reader.hostdevs), tuple(reader.versions), spans)
 
 
 def _is_vfio_hostdev(tag: str, attrs: Dict[str, str]) -> bool:
@@ -156,22 +232,51 @@ def _refuse_external(*_args: object) -> int:
     return 0
 
 
-class _Reader:
-    """Collects hostdevs (domain/devices/hostdev, interface type=hostdev) and metadata entries."""
+def _tag_end(data: bytes, start: int) -> int:
+    """The offset just past the tag that opens at ``start``: its first ``>`` outside quoted attribute values."""
+    quote = 0
+    for index in range(start, len(data)):
+        byte = data[index]
+        if quote:
+            if byte == quote:
+                quote = 0
+        elif byte in (0x22, 0x27):
+            quote = byte
+        elif byte == 0x3E:
+            return index + 1
+    return len(data)  # unreachable for a document expat accepted
 
-    def __init__(self) -> None:
+
+class _Reader:
+    """Collects hostdevs (domain/devices/hostdev, interface type=hostdev), metadata entries and their spans."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.parser: Any = None
         self.stack: List[str] = []
         self.root: Optional[str] = None
         self.name: Optional[str] = None
         self.hostdevs: List[Hostdev] = []
         self.versions: List[SourceVersion] = []
+        self.ours: List[Tuple[int, int]] = []
+        self.metadata: Optional[Tuple[int, int, Optional[int]]] = None
+        self.domain_end: Optional[int] = None
+        self.utf8 = True
+        self._domain_empty = 0
+        self._open: Optional[Tuple[int, bool]] = None
+        self._metadata_open: Optional[Tuple[int, int]] = None
         self._current: Optional[Dict[str, Optional[str]]] = None
         self._text: Optional[List[str]] = None
+
+    def declaration(self, version: str, encoding: Optional[str], standalone: int) -> None:
+        if encoding is not None and encoding.lower().replace("_", "-") not in ("utf-8", "utf8", "us-ascii", "ascii"):
+            self.utf8 = False
 
     def start(self, tag: str, attrs: Dict[str, str]) -> None:
         path = self.stack
         if not path:
             self.root = tag
+            self._domain_empty = _tag_end(self.data, self.parser.CurrentByteIndex) - 2
         depth = len(path)
         if depth == 2 and path[1] == "devices" and _is_vfio_hostdev(tag, attrs):
             self._current = {"kind": attrs.get("type") if tag == "hostdev" else "pci", "address": None,
@@ -182,6 +287,13 @@ class _Reader:
             self._source_address(attrs)
         elif depth == 1 and tag == "name" and path[0] == "domain":
             self._text = []
+        elif depth == 1 and tag == "metadata" and self.metadata is None and self._metadata_open is None:
+            offset = self.parser.CurrentByteIndex
+            self._metadata_open = (offset, _tag_end(self.data, offset))
+        elif depth == 2 and path[1] == "metadata" and tag.startswith(_OURS):
+            offset = self.parser.CurrentByteIndex
+            end = _tag_end(self.data, offset)
+            self._open = (offset, self.data[end - 2:end] == b"/>")
         elif depth == 3 and path[1] == "metadata" and path[2] == f"{NAMESPACE}{_SEP}devices" and tag in (
             f"{NAMESPACE}{_SEP}device", "device"
         ):
@@ -220,17 +332,34 @@ class _Reader:
         elif depth == 1 and tag == "name" and self._text is not None:
             self.name = "".join(self._text).strip() or None
             self._text = None
+        elif depth == 2 and self._open is not None:
+            start, empty = self._open
+            self._open = None
+            offset = self.parser.CurrentByteIndex
+            # An empty element's end event stands just past it; an end tag's at its "</".
+            self.ours.append((start, offset if empty else _tag_end(self.data, offset)))
+        elif depth == 1 and tag == "metadata" and self._metadata_open is not None:
+            start, start_end = self._metadata_open
+            self._metadata_open = None
+            empty = self.data[start_end - 2:start_end] == b"/>"
+            self.metadata = (start, start_end, None if empty else self.parser.CurrentByteIndex)
+        elif depth == 0 and self.data[self._domain_empty:self._domain_empty + 2] != b"/>":
+            self.domain_end = self.parser.CurrentByteIndex
 
     def text(self, data: str) -> None:
         if self._text is not None:
             self._text.append(data)
 
 
-def metadata_xml(entries: List[SourceVersion]) -> str:
+def metadata_xml(entries: Sequence[SourceVersion]) -> str:
     """The element ``virsh metadata DOMAIN --uri NAMESPACE --key vfiocompat --set XML`` takes.
 
     libvirt puts the element and its children in the namespace given by ``--uri``.
     """
+    return f"<devices>{_entries_xml(entries, '')}</devices>"
+
+
+def _entries_xml(entries: Sequence[SourceVersion], prefix: str) -> str:
     items = []
     for entry in entries:
         attrs = []
@@ -239,5 +368,44 @@ def metadata_xml(entries: List[SourceVersion]) -> str:
             if value:
                 attrs.append(f"{key}={quoteattr(value)}")
         attrs.append(f"version={quoteattr(entry.version)}")
-        items.append(f"<device {' '.join(attrs)}/>")
-    return f"<devices>{''.join(items)}</devices>"
+        items.append(f"<{prefix}device {' '.join(attrs)}/>")
+    return "".join(items)
+
+
+def metadata_element(entries: Sequence[SourceVersion]) -> str:
+    """The element as libvirt keeps it in a domain's ``<metadata>``: in :data:`NAMESPACE`, prefix ``vfiocompat``."""
+    prefix = f"{METADATA_KEY}:"
+    return (f"<{prefix}devices xmlns:{METADATA_KEY}={quoteattr(NAMESPACE)}>{_entries_xml(entries, prefix)}"
+            f"</{prefix}devices>")
+
+
+def refresh_metadata(data: bytes, domain: Domain, entries: Sequence[SourceVersion]) -> bytes:
+    """``data`` with vfiocompat's metadata element replaced by ``entries`` (or added), every other byte kept.
+
+    ``domain`` must be ``parse_domain(data)``: the element's place is taken from the parser's byte
+    offsets, never from a re-serialised tree, so comments, quoting and whitespace elsewhere survive.
+    Raises :class:`DomainXMLError` for a document whose bytes are not UTF-8.
+    """
+    spans = domain.spans
+    if not spans.utf8:
+        raise DomainXMLError("domain XML is not UTF-8; vfiocompat cannot rewrite its metadata, refused")
+    element = metadata_element(entries).encode("utf-8")
+    if spans.ours:
+        # The first of our elements becomes the new one; any others (libvirt keeps one per namespace) go.
+        pieces, last = [], 0
+        for number, (start, end) in enumerate(spans.ours):
+            pieces.append(data[last:start])
+            if number == 0:
+                pieces.append(element)
+            last = end
+        pieces.append(data[last:])
+        return b"".join(pieces)
+    if spans.metadata is not None:
+        start, start_end, end_tag = spans.metadata
+        if end_tag is not None:
+            return data[:end_tag] + element + data[end_tag:]
+        return data[:start] + b"<metadata>" + element + b"</metadata>" + data[start_end:]
+    if spans.domain_end is None:
+        raise DomainXMLError("domain XML has no place for metadata; refused")
+    at = spans.domain_end
+    return data[:at] + b"  <metadata>" + element + b"</metadata>\n" + data[at:]
