@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import shutil
+import sys
 from importlib import metadata, resources
 from pathlib import Path
 from typing import Any, Dict, Mapping
@@ -240,3 +241,20 @@ def test_a_function_without_physfn_is_refused(inventory: Inventory) -> None:
     with pytest.raises(vfiocompat.DeviceFactMissing) as raised:
         version_of(pf_like)
     assert raised.value.fact == "physfn"
+
+
+def test_probe_with_the_fixture_config_facts(registry: vfiocompat.Registry) -> None:
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - Python 3.9/3.10
+        import tomli as tomllib
+    config = tomllib.loads((FIXTURE / "config.toml").read_text())
+    facts = {device_id: {k: str(v) for k, v in table.items()} for device_id, table in config["facts"].items()}
+    expected = json.loads((FIXTURE / "expected-config.json").read_text())
+    inventory = probe(str(FIXTURE / "sys"), registry, facts=facts)
+    got = {e.device.id: e.device_version for e in inventory.devices if e.device_version}
+    assert got == expected["devices"] == {VF0: ENABLED, VF1: ENABLED}
+    for version in set(got.values()):
+        assert_compatible(registry, version, version)
+    for pair in expected["pairs"]:
+        assert registry.check(pair["source"], pair["target"]).compatible is pair["compatible"], pair

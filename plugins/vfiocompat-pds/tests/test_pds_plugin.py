@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import sys
 from importlib import metadata, resources
 from pathlib import Path
 from typing import Any, Dict, Mapping
@@ -204,3 +205,20 @@ def test_devices_of_others_are_not_served() -> None:
                                  driver="mlx5_vfio_pci")) is None
     assert version_of(HostDevice("pci", address="0000:b5:00.1", vendor="0x1dd8", device="0x1003",
                                  driver="ionic")) is None
+
+
+def test_probe_with_the_fixture_config_facts(registry: vfiocompat.Registry) -> None:
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - Python 3.9/3.10
+        import tomli as tomllib
+    config = tomllib.loads((FIXTURE / "config.toml").read_text())
+    facts = {device_id: {k: str(v) for k, v in table.items()} for device_id, table in config["facts"].items()}
+    expected = json.loads((FIXTURE / "expected-config.json").read_text())
+    inventory = probe(str(FIXTURE / "sys"), registry, facts=facts)
+    got = {e.device.id: e.device_version for e in inventory.devices if e.device_version}
+    assert got == expected["devices"] == {VF0: KNOWN, VF1: KNOWN}
+    for version in set(got.values()):
+        assert_compatible(registry, version, version)
+    for pair in expected["pairs"]:
+        assert registry.check(pair["source"], pair["target"]).compatible is pair["compatible"], pair
