@@ -287,7 +287,7 @@ PARSE_FAULTS = {
     "parse_returns_list": ("    return [('gen', '3')]\n", "VC303"),
     "parse_returns_string": ("    return 'gen=3'\n", "VC303"),
     "parse_returns_none": ("    return None\n", "VC111"),
-    "parse_returns_numbers": ("    return {'gen': 3, 'model': 'w100', 'fw': '2.4.1'}\n", "VC111"),
+    "parse_returns_numbers": ("    return {'gen': 3, 'model': 'w100', 'fw': '2.4.1'}\n", "VC303"),
 }
 
 

@@ -1,8 +1,9 @@
 """Finding and loading vendor plugins, each in isolation from the others.
 
 Plugins are found through the ``vfiocompat`` entry-point group. A plugin that fails to
-import, fails to register, raises in a hook or returns nonsense is recorded as a
-:class:`PluginFailure` against its name and distribution; the other plugins load as usual.
+import, fails to register, raises in a hook, overruns its time bound or returns nonsense is
+recorded as a :class:`PluginFailure` against its name and distribution; the other plugins load
+as usual. Every call into a plugin goes through its :class:`~vfiocompat.isolation.Sandbox`.
 """
 
 from __future__ import annotations
@@ -11,12 +12,13 @@ import os
 import sys
 from dataclasses import dataclass, field
 from importlib import import_module
-from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, cast
 
 import pluggy
 
 from . import hookspecs
 from .errors import TableError
+from .isolation import DEFAULT_TIMEOUT, HookFailed, Sandbox, call_plugin, describe_error
 from .table_files import read_table
 from .table_loader import TableHandle, open_table
 from .tables import Table
@@ -33,7 +35,9 @@ __all__ = [
     "load_plugins",
     "call_plugin",
     "HookFailed",
+    "ReturnedNonsense",
     "describe_error",
+    "failure_code",
 ]
 
 ENTRY_POINT_GROUP = "vfiocompat"
@@ -218,43 +222,164 @@ def disabled_from_environment() -> List[str]:
 
 
 ParseHook = Callable[[str, str], Optional[Mapping[str, str]]]
+ProbeHook = Callable[[Any], Optional[str]]
 
 
 @dataclass(frozen=True)
 class PluginSet:
-    """The outcome of loading: every plugin's record and the parse hooks of those that have one."""
+    """The outcome of loading: every plugin's record and the hooks of those that implement them.
+
+    Each hook here is already isolated and time-bounded: it raises only :class:`HookFailed`.
+    """
 
     records: Tuple[PluginRecord, ...]
     parse_hooks: Mapping[str, ParseHook] = field(default_factory=dict)
-    probe_hooks: Mapping[str, Callable[[Any], Optional[str]]] = field(default_factory=dict)
+    probe_hooks: Mapping[str, ProbeHook] = field(default_factory=dict)
 
 
-def describe_error(error: BaseException) -> str:
-    """``Type: message`` on one line, for a failure recorded against a plugin."""
-    text = " ".join(str(error).split())
-    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+class ReturnedNonsense(TypeError):
+    """A hook returned a value of the wrong type (VC303, not VC302: the plugin did not raise)."""
 
 
-class HookFailed(Exception):
-    """A plugin's code raised; ``error`` is what it raised (SystemExit included)."""
+def failure_code(error: HookFailed, raised: str = "VC302") -> str:
+    """The code of a failed call: VC306 when it overran, VC303 for a wrong return, else ``raised``."""
+    if error.timed_out:
+        return "VC306"
+    return "VC303" if isinstance(error.error, ReturnedNonsense) else raised
 
-    def __init__(self, error: BaseException) -> None:
-        super().__init__(describe_error(error))
-        self.error = error
 
+def load_plugins(found: Sequence[FoundPlugin], disabled: Iterable[str] = (),
+                 timeout: Optional[float] = DEFAULT_TIMEOUT) -> PluginSet:
+    """Import and register each plugin in its own sandbox and plugin manager, then collect its tables.
 
-def call_plugin(function: Callable[..., Any], *args: Any) -> Any:
-    """Call into a plugin so that nothing it raises escapes but :class:`HookFailed`.
-
-    SystemExit and GeneratorExit are caught too: a plugin must not end a check, least of all with
-    exit status 0. Only KeyboardInterrupt, the user's own request, goes through.
+    A plugin gets a pluggy manager of its own, so pluggy calls its hooks by keyword and nothing one
+    plugin registers (hook wrappers, other plugins) can reach another.
     """
+    disabled_names = set(disabled)
+    records: List[PluginRecord] = []
+    parse_hooks: Dict[str, ParseHook] = {}
+    probe_hooks: Dict[str, ProbeHook] = {}
+    for plugin in found:
+        if plugin.name in disabled_names:
+            records.append(PluginRecord(plugin.name, plugin.distribution, plugin.version, disabled=True))
+            continue
+        sandbox = Sandbox(plugin.name, timeout)
+        manager = pluggy.PluginManager(ENTRY_POINT_GROUP)
+        manager.add_hookspecs(hookspecs)
+        try:
+            module = sandbox.call(plugin.load)
+            sandbox.call(manager.register, module, plugin.name)
+        except HookFailed as error:
+            failure = PluginFailure(plugin.name, failure_code(error, "VC301"), f"failed to load: {error}")
+            records.append(PluginRecord(plugin.name, plugin.distribution, plugin.version, load_failures=(failure,)))
+            continue
+        tables: List[TableHandle] = []
+        failures: List[PluginFailure] = []
+        if manager.hook.vfiocompat_tables.get_hookimpls():
+            tables, failures = _collect_tables(plugin.name, manager, sandbox)
+        if manager.hook.vfiocompat_parse_fields.get_hookimpls():
+            parse_hooks[plugin.name] = _parse_hook(manager, sandbox)
+        if manager.hook.vfiocompat_device_version.get_hookimpls():
+            probe_hooks[plugin.name] = _probe_hook(manager, sandbox)
+        records.append(PluginRecord(
+            plugin.name, plugin.distribution, plugin.version, tuple(tables), tuple(failures),
+        ))
+    records.sort(key=lambda record: record.name)
+    return PluginSet(tuple(records), parse_hooks, probe_hooks)
+
+
+def _first(results: Any) -> Any:
+    # pluggy returns the non-None results of the (single) implementation as a list.
+    return results[0] if results else None
+
+
+def _plain_fields(results: Any) -> Optional[Dict[str, str]]:
+    result = _first(results)
+    if result is None:
+        return None
+    if not isinstance(result, Mapping):
+        raise ReturnedNonsense(f"returned {type(result).__name__} from vfiocompat_parse_fields, not a mapping")
+    fields: Dict[str, str] = {}
+    for key, value in result.items():
+        if not isinstance(key, str) or not isinstance(value, str):
+            raise ReturnedNonsense(f"returned a mapping with a {type(key).__name__} key and {type(value).__name__}"
+                                   " value from vfiocompat_parse_fields; names and raw texts must be str")
+        fields[_plain(key)] = _plain(value)
+    return fields
+
+
+def _plain_text(results: Any) -> Optional[str]:
+    result = _first(results)
+    if result is None:
+        return None
+    if not isinstance(result, str):
+        raise ReturnedNonsense(f"returned {type(result).__name__} from vfiocompat_device_version, not a string")
+    return _plain(result)
+
+
+def _plain(text: str) -> str:
+    # A str subclass may override any method; slicing through str itself makes an exact str.
+    return str.__getitem__(text, slice(0, None))
+
+
+def _parse_hook(manager: pluggy.PluginManager, sandbox: Sandbox) -> ParseHook:
+    caller = manager.hook.vfiocompat_parse_fields
+
+    def parse(table_id: str, proprietary: str) -> Optional[Mapping[str, str]]:
+        return cast(Optional[Mapping[str, str]], sandbox.call(caller, table_id=table_id, proprietary=proprietary,
+                                                              convert=_plain_fields))
+
+    return parse
+
+
+def _probe_hook(manager: pluggy.PluginManager, sandbox: Sandbox) -> ProbeHook:
+    caller = manager.hook.vfiocompat_device_version
+
+    def device_version(device: Any) -> Optional[str]:
+        return cast(Optional[str], sandbox.call(caller, device=device, convert=_plain_text))
+
+    return device_version
+
+
+def _collect_tables(name: str, manager: pluggy.PluginManager,
+                    sandbox: Sandbox) -> Tuple[List[TableHandle], List[PluginFailure]]:
     try:
-        return function(*args)
-    except KeyboardInterrupt:
-        raise
-    except BaseException as error:  # noqa: BLE001 - isolation is the point
-        raise HookFailed(error) from None
+        sources = sandbox.call(manager.hook.vfiocompat_tables, convert=_source_list)
+    except HookFailed as error:
+        code = failure_code(error)
+        what = "vfiocompat_tables raised" if code == "VC302" else "vfiocompat_tables:"
+        return [], [PluginFailure(name, code, f"{what} {error.error if code == 'VC303' else error}")]
+    tables: List[TableHandle] = []
+    failures: List[PluginFailure] = []
+    for source in sources:
+        try:
+            # The source is the plugin's own object (its name and read_bytes are plugin code): read it inside.
+            tables.append(sandbox.call(_open_source, source, name))
+        except HookFailed as error:
+            if isinstance(error.error, TableError):
+                vendor, prefixes = _claims_of(source)
+                failures.append(PluginFailure(name, "VC304", f"table invalid: {error.error.one_line()}", vendor,
+                                              prefixes))
+            elif isinstance(error.error, ReturnedNonsense):
+                failures.append(PluginFailure(name, "VC303", f"vfiocompat_tables: {error.error}"))
+            else:
+                failures.append(PluginFailure(name, failure_code(error), f"reading a table raised {error}"))
+    return tables, failures
+
+
+def _source_list(results: Any) -> List[Any]:
+    sources = _first(results)
+    if sources is None:
+        return []
+    if isinstance(sources, (str, bytes)) or not isinstance(sources, (list, tuple)):
+        raise ReturnedNonsense(f"returned {type(sources).__name__}, not a list of table files")
+    return list(sources)
+
+
+def _open_source(source: Any, plugin: str) -> TableHandle:
+    if not isinstance(source, (str, os.PathLike)) and not (hasattr(source, "read_bytes") and hasattr(source, "name")):
+        raise ReturnedNonsense(f"returned a {type(source).__name__}, not a path or file")
+    return open_table(source, plugin)
 
 
 def _claims_of(source: Any) -> Tuple[Optional[int], Tuple[str, ...]]:
@@ -266,91 +391,3 @@ def _claims_of(source: Any) -> Tuple[Optional[int], Tuple[str, ...]]:
         return vendor, prefixes
     except Exception:  # noqa: BLE001 - a table too broken to read claims nothing
         return None, ()
-
-
-def load_plugins(found: Sequence[FoundPlugin], disabled: Iterable[str] = ()) -> PluginSet:
-    """Import and register each plugin in isolation, then collect its tables."""
-    manager = pluggy.PluginManager("vfiocompat")
-    manager.add_hookspecs(hookspecs)
-    disabled_names = set(disabled)
-    records: List[PluginRecord] = []
-    live: List[Tuple[FoundPlugin, Any]] = []
-    for plugin in found:
-        if plugin.name in disabled_names:
-            records.append(PluginRecord(plugin.name, plugin.distribution, plugin.version, disabled=True))
-            continue
-        try:
-            module = call_plugin(plugin.load)
-            call_plugin(manager.register, module, plugin.name)
-        except HookFailed as error:
-            failure = PluginFailure(plugin.name, "VC301", f"failed to load: {error}")
-            records.append(PluginRecord(plugin.name, plugin.distribution, plugin.version, load_failures=(failure,)))
-            continue
-        live.append((plugin, module))
-    parse_hooks: Dict[str, ParseHook] = {}
-    probe_hooks: Dict[str, Callable[[Any], Optional[str]]] = {}
-    impls = {impl.plugin_name: impl for impl in manager.hook.vfiocompat_tables.get_hookimpls()}
-    for plugin, _module in live:
-        failures: List[PluginFailure] = []
-        tables: List[TableHandle] = []
-        impl = impls.get(plugin.name)
-        if impl is not None:
-            tables, failures = _collect_tables(plugin.name, impl.function)
-        parse = _impl_of(manager.hook.vfiocompat_parse_fields, plugin.name)
-        if parse is not None:
-            parse_hooks[plugin.name] = parse
-        probe = _impl_of(manager.hook.vfiocompat_device_version, plugin.name)
-        if probe is not None:
-            probe_hooks[plugin.name] = probe
-        records.append(PluginRecord(
-            plugin.name, plugin.distribution, plugin.version, tuple(tables), tuple(failures),
-        ))
-    records.sort(key=lambda record: record.name)
-    return PluginSet(tuple(records), parse_hooks, probe_hooks)
-
-
-def _impl_of(hook: Any, name: str) -> Optional[Callable[..., Any]]:
-    for impl in hook.get_hookimpls():
-        if impl.plugin_name == name:
-            function = impl.function
-            argnames = impl.argnames
-
-            def call(*args: Any, _function: Any = function, _names: Any = argnames) -> Any:
-                # A hookimpl may take fewer arguments than the spec, as pluggy allows.
-                return _function(*args[: len(_names)])
-
-            return call
-    return None
-
-
-def _collect_tables(name: str, function: Callable[[], Any]) -> Tuple[List[TableHandle], List[PluginFailure]]:
-    try:
-        sources = call_plugin(function)
-    except HookFailed as error:
-        return [], [PluginFailure(name, "VC302", f"vfiocompat_tables raised {error}")]
-    if sources is None:
-        return [], []
-    if isinstance(sources, (str, bytes)) or not isinstance(sources, (list, tuple)):
-        return [], [PluginFailure(
-            name, "VC303", f"vfiocompat_tables returned {type(sources).__name__}, not a list of table files",
-        )]
-    tables: List[TableHandle] = []
-    failures: List[PluginFailure] = []
-    for source in sources:
-        if not isinstance(source, (str, os.PathLike)) and not (
-            hasattr(source, "read_bytes") and hasattr(source, "name")
-        ):
-            failures.append(PluginFailure(
-                name, "VC303", f"vfiocompat_tables returned a {type(source).__name__}, not a path or file",
-            ))
-            continue
-        try:
-            tables.append(call_plugin(open_table, source, name))
-        except HookFailed as error:
-            if isinstance(error.error, TableError):
-                vendor, prefixes = _claims_of(source)
-                failures.append(PluginFailure(name, "VC304", f"table invalid: {error.error.one_line()}", vendor,
-                                              prefixes))
-            else:  # a plugin's own file object (Traversable) may raise anything
-                failures.append(PluginFailure(name, "VC302", f"reading a table raised {error}"))
-    return tables, failures

@@ -9,19 +9,20 @@ decided is a refusal with a reason: the registry fails closed.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, TypeVar
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, TypeVar, cast
 
 from .conditions import Failure, render
 from .device_version import MAX_LENGTH, DeviceVersion, format_vendor, parse
 from .errors import DeviceVersionError, FieldFormatError, TableError
+from .isolation import DEFAULT_TIMEOUT, timeout_from_environment
 from .plugins import (
     FoundPlugin,
     HookFailed,
     PluginFailure,
     PluginRecord,
     PluginSet,
-    call_plugin,
     disabled_from_environment,
+    failure_code,
     find_plugins,
     load_plugins,
 )
@@ -76,11 +77,14 @@ class Registry:
         tables: Sequence[TableSource] = (),
         entry_points: bool = False,
         disabled: Iterable[str] = (),
+        plugin_timeout: Optional[float] = DEFAULT_TIMEOUT,
     ) -> None:
         """Load ``plugins`` (name, object) and, with ``entry_points``, the installed ones.
 
-        :param tables: table files loaded directly, as if from a plugin named ``table-file``.
+        :param tables: table files loaded directly, as if from a plugin named ``table-file``; one that
+            cannot be read or compiled raises its :class:`TableError` (the caller named it).
         :param disabled: plugin names not to load.
+        :param plugin_timeout: seconds one call into a plugin may take (None: unbounded, on this thread).
         """
         found: List[FoundPlugin] = find_plugins() if entry_points else []
         names = {plugin.name for plugin in found}
@@ -89,7 +93,7 @@ class Registry:
                 raise ValueError(f"plugin name {name!r} is already taken")
             names.add(name)
             found.append(FoundPlugin(name, _constant(obj)))
-        loaded = load_plugins(sorted(found, key=lambda p: p.name), disabled)
+        loaded = load_plugins(sorted(found, key=lambda p: p.name), disabled, plugin_timeout)
         records = list(loaded.records)
         if tables:
             records.append(_table_file_record(tables))
@@ -97,9 +101,14 @@ class Registry:
 
     @classmethod
     def from_environment(cls, *, tables: Sequence[TableSource] = (), disabled: Iterable[str] = (),
-                         entry_points: bool = True) -> Registry:
-        """The installed plugins, less those disabled here or in ``VFIOCOMPAT_DISABLE_PLUGINS``."""
-        return cls(tables=tables, entry_points=entry_points, disabled=[*disabled, *disabled_from_environment()])
+                         entry_points: bool = True, plugin_timeout: Optional[float] = None) -> Registry:
+        """The installed plugins, less those disabled here or in ``VFIOCOMPAT_DISABLE_PLUGINS``.
+
+        ``plugin_timeout`` defaults to ``VFIOCOMPAT_PLUGIN_TIMEOUT`` (seconds or ``off``), else 5 s.
+        """
+        timeout = timeout_from_environment() if plugin_timeout is None else plugin_timeout
+        return cls(tables=tables, entry_points=entry_points, disabled=[*disabled, *disabled_from_environment()],
+                   plugin_timeout=timeout)
 
     @classmethod
     def of_tables(cls, tables: Sequence[Table], parse_hooks: Optional[Mapping[str, Any]] = None) -> Registry:
@@ -419,21 +428,22 @@ class _HookFailure(Exception):
         self.reason = reason
 
 
+_HOOK_FAILURES = {
+    "VC302": "raised in vfiocompat_parse_fields: {error}",
+    "VC303": "{message}",
+    "VC306": "did not answer vfiocompat_parse_fields: {error}",
+}
+
+
 def _call_parse_hook(hook: Any, table: Table, proprietary: str) -> Optional[Mapping[str, str]]:
     try:
-        result = call_plugin(hook, table.id, proprietary)
+        # The hook is isolated, bounded and returns plain values; it raises only HookFailed.
+        return cast(Optional[Mapping[str, str]], hook(table.id, proprietary))
     except HookFailed as error:
-        raise _HookFailure(Reason(
-            "VC302", "plugin", f"plugin {table.plugin!r} raised in vfiocompat_parse_fields: {error}",
-            hint="report this to the plugin's vendor", plugin=table.plugin,
-        )) from None
-    if result is not None and not isinstance(result, Mapping):
-        raise _HookFailure(Reason(
-            "VC303", "plugin", f"plugin {table.plugin!r} returned {type(result).__name__} from"
-            " vfiocompat_parse_fields, not a mapping", hint="report this to the plugin's vendor",
-            plugin=table.plugin,
-        ))
-    return result
+        code = failure_code(error)
+        what = _HOOK_FAILURES[code].format(error=error, message=error.error)
+        raise _HookFailure(Reason(code, "plugin", f"plugin {table.plugin!r} {what}",
+                                  hint="report this to the plugin's vendor", plugin=table.plugin)) from None
 
 
 def _reason(failure: Failure, field: str, ref: RuleRef) -> Reason:

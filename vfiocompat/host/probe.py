@@ -18,7 +18,7 @@ from typing import Any, Callable, Dict, List, Mapping, NamedTuple, Optional, Tup
 
 from ..device_version import parse
 from ..errors import DeviceFactMissing, DeviceVersionError, UsageError
-from ..plugins import HookFailed, call_plugin
+from ..plugins import HookFailed, call_plugin, failure_code
 from ..verdict import Reason
 from .inventory import HostDevice, Inventory, InventoryDevice
 from .sysfs import SysfsDir, SysfsEscape, SysfsRoot
@@ -108,8 +108,11 @@ def device_version_of(device: HostDevice, hooks: Mapping[str, ProbeHook]) -> Tup
                                        f" device_version: {missing.message}", field=missing.fact,
                                        hint=missing.hint, plugin=name))
                 continue
-            problems.append(Reason("VC302", "plugin", f"plugin {name!r} raised in vfiocompat_device_version for"
-                                   f" {device.id}: {error}",
+            code = failure_code(error)
+            what = {"VC302": f"raised in vfiocompat_device_version for {device.id}: {error}",
+                    "VC303": f"{error.error} (for {device.id})",
+                    "VC306": f"did not answer vfiocompat_device_version for {device.id}: {error}"}[code]
+            problems.append(Reason(code, "plugin", f"plugin {name!r} {what}",
                                    hint="report this to the plugin's vendor", plugin=name))
             continue
         if result is None:
@@ -180,6 +183,7 @@ class _Finder:
         self.issues: List[Reason] = []
         self._infos: Dict[str, _PciInfo] = {}
         self._virtfns: Dict[str, Dict[str, int]] = {}
+        self._modules: Dict[Tuple[str, str], Optional[str]] = {}
 
     def _refuse(self, error: SysfsEscape) -> None:
         self.issues.append(Reason(error.code, "host", error.message,
@@ -200,7 +204,7 @@ class _Finder:
             return default
 
     def _resolve(self, relative: str) -> Optional[str]:
-        return self._guarded(None, lambda path: self.sysfs.relative(self.sysfs.resolve(path)), relative)
+        return self._guarded(None, self.sysfs.physical, relative)
 
     def _open(self, relative: str) -> Optional[SysfsDir]:
         return self._guarded(None, self.sysfs.open_dir, relative)
@@ -232,15 +236,14 @@ class _Finder:
         if known is not None:
             return known
         ids = [self._formatted(folder, name, pattern, form) for name, pattern, form in _FORMATS]
-        physfn = self._link(folder, "physfn")
+        pf_path = self._guarded(None, self.sysfs.link_target, "physfn", folder)
+        physfn = pf_path.rsplit("/", 1)[-1] if pf_path is not None else None
         vf_index = None
         if physfn is not None and not _PCI_ADDRESS.fullmatch(physfn):
             self._odd(folder.path, "physfn", physfn, "a link to a PCI address")
             physfn = None
-        if physfn is not None:
-            pf_path = self._guarded(None, lambda: self.sysfs.relative(self.sysfs.resolve("physfn", folder)))
-            if pf_path is not None:
-                vf_index = self._vf_indexes(pf_path).get(folder.names[-1] if folder.names else "")
+        if physfn is not None and pf_path is not None:
+            vf_index = self._vf_indexes(pf_path).get(folder.names[-1] if folder.names else "")
         info = _PciInfo(ids[0], ids[1], ids[2], ids[3], ids[4], ids[5], physfn, vf_index)
         self._infos[folder.path] = info
         return info
@@ -264,9 +267,14 @@ class _Finder:
         self._virtfns[pf_path] = indexes
         return indexes
 
-    def _driver(self, folder: SysfsDir) -> Tuple[Optional[str], Optional[str]]:
+    def _driver(self, folder: SysfsDir, bus: str) -> Tuple[Optional[str], Optional[str]]:
         driver = self._link(folder, "driver")
-        return driver, (self._link(folder, "driver/module") if driver is not None else None)
+        if driver is None:
+            return None, None
+        # One driver folder per (bus, name) (bus/*/drivers/NAME): its module is read once.
+        if (bus, driver) not in self._modules:
+            self._modules[bus, driver] = self._link(folder, "driver/module")
+        return driver, self._modules[bus, driver]
 
     def _device(self, kind: str, path: str, info: _PciInfo, **fields: Any) -> HostDevice:
         device = HostDevice(kind, path=path, _sysfs=self.sysfs, **info._asdict(), **fields)
@@ -286,7 +294,7 @@ class _Finder:
             with folder:
                 if self._is_dir(folder, "mdev_supported_types"):
                     parents.setdefault(path, address)
-                driver, module = self._driver(folder)
+                driver, module = self._driver(folder, "pci")
                 if not is_vfio_driver(driver) and self._read(folder, NVIDIA_VGPU_TYPE_FILE) is None:
                     continue
                 devices.append(self._device(
@@ -360,7 +368,7 @@ class _Finder:
             type_id = self._link(folder, "mdev_type")
             if type_id is None:
                 return None
-            driver, module = self._driver(folder)
+            driver, module = self._driver(folder, "mdev")
             return self._device(
                 "mdev", path, info, uuid=uuid, parent=parent, driver=driver, driver_module=module,
                 iommu_group=self._link(folder, "iommu_group"), mdev_type=type_id,

@@ -1,0 +1,169 @@
+"""Running a plugin's code so that nothing it does escapes: exceptions, exits or a hang.
+
+A plugin is foreign code. Each one gets a :class:`Sandbox`: its calls run on the plugin's own
+worker thread and are waited for at most ``timeout`` seconds; what they raise (``SystemExit``
+included) comes back as :class:`HookFailed`. A plugin that overruns once is *hung*: it is never
+called again, so a check pays its timeout at most once per plugin and every other plugin is still
+judged. Python cannot stop a thread, so the hung call runs on in the background (as a daemon, it
+does not hold the process open); a plugin that calls ``os._exit`` or blocks in C code while
+holding the GIL cannot be stopped in-process at all (see docs/limits.md).
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+from functools import partial
+from typing import Any, Callable, List, Optional, Sequence, Tuple
+
+from .errors import UsageError
+
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "TIMEOUT_ENV",
+    "HookFailed",
+    "Sandbox",
+    "call_plugin",
+    "describe_error",
+    "timeout_from_environment",
+]
+
+#: Seconds one plugin call may take: far above any honest hook, short enough for libvirt's migrate hook.
+DEFAULT_TIMEOUT = 5.0
+#: Seconds as a decimal number, or ``off`` for no bound (calls then run on the caller's thread).
+TIMEOUT_ENV = "VFIOCOMPAT_PLUGIN_TIMEOUT"
+_MAX_TIMEOUT = 3600.0
+
+
+def describe_error(error: BaseException) -> str:
+    """``Type: message`` on one line, for a failure recorded against a plugin."""
+    text = " ".join(str(error).split())
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+class HookFailed(Exception):
+    """A plugin's code raised or overran its time; ``error`` is what it raised (SystemExit included)."""
+
+    def __init__(self, error: BaseException, *, timed_out: bool = False) -> None:
+        super().__init__(describe_error(error))
+        self.error = error
+        self.timed_out = timed_out
+
+
+def call_plugin(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Call into a plugin on this thread so that nothing it raises escapes but :class:`HookFailed`.
+
+    SystemExit and GeneratorExit are caught too: a plugin must not end a check, least of all with
+    exit status 0. Only KeyboardInterrupt, the user's own request, goes through.
+    """
+    try:
+        return function(*args, **kwargs)
+    except (KeyboardInterrupt, HookFailed):
+        raise
+    except BaseException as error:  # noqa: BLE001 - isolation is the point
+        raise HookFailed(error) from None
+
+
+def timeout_from_environment(value: Optional[str] = None) -> Optional[float]:
+    """The plugin time bound from ``VFIOCOMPAT_PLUGIN_TIMEOUT`` (or ``value``): seconds, or None for ``off``."""
+    text = os.environ.get(TIMEOUT_ENV) if value is None else value
+    if text is None or not text.strip():
+        return DEFAULT_TIMEOUT
+    if text.strip().lower() == "off":
+        return None
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not 0 < seconds <= _MAX_TIMEOUT:
+        raise UsageError(f"{TIMEOUT_ENV}={text!r}: the plugin time bound must be seconds in (0, {_MAX_TIMEOUT:g}]"
+                         " or 'off'")
+    return seconds
+
+
+class _Job:
+    __slots__ = ("convert", "done", "error", "function", "value")
+
+    def __init__(self, function: Callable[[], Any], convert: Optional[Callable[[Any], Any]]) -> None:
+        self.function = function
+        self.convert = convert
+        self.done = threading.Event()
+        self.value: Any = None
+        self.error: Optional[BaseException] = None
+
+    def run(self) -> None:
+        try:
+            value = self.function()
+            # Converting to plain values happens here too: a returned object's methods are plugin code.
+            self.value = value if self.convert is None else self.convert(value)
+        except BaseException as error:  # noqa: BLE001 - handed to the caller
+            self.error = error
+        finally:
+            self.done.set()
+
+
+class Sandbox:
+    """One plugin's calls, run on its own worker thread, each bounded by ``timeout`` seconds."""
+
+    def __init__(self, name: str, timeout: Optional[float] = DEFAULT_TIMEOUT) -> None:
+        self.name = name
+        self.timeout = timeout
+        self.hung = False
+        self._jobs: Optional[queue.SimpleQueue[_Job]] = None
+
+    def call(self, function: Callable[..., Any], *args: Any, convert: Optional[Callable[[Any], Any]] = None,
+             **kwargs: Any) -> Any:
+        """``convert(function(*args, **kwargs))`` inside the plugin's isolation; raise :class:`HookFailed`."""
+        def job() -> Any:
+            return function(*args, **kwargs)
+
+        return self._outcome(self._submit(_Job(job, convert)))
+
+    def call_each(self, function: Callable[[Any], Any], items: Sequence[Any],
+                  convert: Optional[Callable[[Any], Any]] = None) -> List[Tuple[bool, Any]]:
+        """``function(item)`` for each item: ``(True, value)`` or ``(False, HookFailed)``, in order.
+
+        Each item gets the full time bound; once one overruns, the plugin is hung and the rest fail
+        at once. Queued together, so probing a host with a thousand functions costs one hand-off each.
+        """
+        jobs = [self._submit(_Job(partial(function, item), convert)) for item in items]
+        results: List[Tuple[bool, Any]] = []
+        for job in jobs:
+            try:
+                results.append((True, self._outcome(job)))
+            except HookFailed as failure:
+                results.append((False, failure))
+        return results
+
+    def _submit(self, job: _Job) -> _Job:
+        if self.hung:
+            job.error = TimeoutError(f"plugin {self.name!r} did not answer within {self.timeout:g} s earlier"
+                                     " and is no longer called")
+            job.done.set()
+        elif self.timeout is None:
+            job.run()
+        else:
+            if self._jobs is None:
+                self._jobs = queue.SimpleQueue()
+                threading.Thread(target=_work, args=(self._jobs,), name=f"vfiocompat-plugin-{self.name}",
+                                 daemon=True).start()
+            self._jobs.put(job)
+        return job
+
+    def _outcome(self, job: _Job) -> Any:
+        if self.hung and not job.done.is_set():
+            raise HookFailed(TimeoutError(f"plugin {self.name!r} is hung; not waited for"), timed_out=True)
+        if self.timeout is not None and not job.done.wait(self.timeout):
+            self.hung = True
+            raise HookFailed(TimeoutError(f"did not answer within {self.timeout:g} s"), timed_out=True)
+        if job.error is not None:
+            if isinstance(job.error, KeyboardInterrupt) and self.timeout is None:
+                raise job.error
+            raise HookFailed(job.error, timed_out=isinstance(job.error, TimeoutError) and self.hung)
+        return job.value
+
+
+def _work(jobs: queue.SimpleQueue[_Job]) -> None:
+    while True:
+        jobs.get().run()
