@@ -20,6 +20,9 @@ __all__ = [
     "DomainXMLError",
     "ScaffoldError",
     "DeviceFactMissing",
+    "HostConfigError",
+    "HookInstallError",
+    "VirshError",
 ]
 
 
@@ -144,3 +147,21 @@ class DeviceFactMissing(VfiocompatError):
         super().__init__(message)
         self.fact = fact
         self.hint = hint
+
+
+class HostConfigError(VfiocompatError):
+    """The host configuration file is missing (when named) or invalid; the message names file:line or the key."""
+
+    code = "VC609"
+
+
+class HookInstallError(VfiocompatError):
+    """The libvirt hook was not installed: the destination exists or is a symlink, or the folder is unusable."""
+
+    code = "VC610"
+
+
+class VirshError(VfiocompatError):
+    """virsh is missing, failed, or read back metadata other than what was set."""
+
+    code = "VC612"

@@ -84,9 +84,9 @@ def fleet(tmp_path: Path) -> Tuple[str, str]:
     (["labels"], "the following arguments are required"),
     (["labels", "x.json", "--format", "yaml"], "invalid choice: 'yaml'"),
     (["probe", "--bogus"], "unrecognized arguments: --bogus"),
-    (["libvirt-hook"], "libvirt-hook expects GUEST OPERATION"),
-    (["libvirt-hook", "vm-01"], "libvirt-hook expects GUEST OPERATION"),
     (["libvirt-metadata"], "needs --device KEY=DEVICE_VERSION or --probe"),
+    (["libvirt-metadata", "--device", f"{PCI}=0xfffd:1:x", "--connect", "test:///default"],
+     "--connect needs --domain"),
     (["libvirt-metadata", "--device", "eth0=0xfffd:1:x"], "'eth0' is not a PCI address"),
     (["libvirt-metadata", "--device", PCI], "expected ADDRESS=DEVICE_VERSION"),
     (["libvirt-metadata", "--device", f"{PCI}="], "expected ADDRESS=DEVICE_VERSION"),
@@ -94,8 +94,13 @@ def fleet(tmp_path: Path) -> Tuple[str, str]:
     (["libvirt-metadata", "--device", "alias:=0xfffd:1:x"], "is not a PCI address"),
 ])
 def test_argument_errors_are_one_line_and_exit_2(argv: List[str], words: str) -> None:
-    # Options go before the positionals: libvirt-hook takes everything after GUEST verbatim.
     assert_one_line_error(*run(argv[0], "--no-plugins", *argv[1:]), words)
+
+
+@pytest.mark.parametrize("argv", [[], ["vm-01"], ["--"], ["--", "vm-01"], ["vm-01", "migrate", "begin"],
+                                  ["--", "vm-01", "migrate", "begin", "-", "x"]])
+def test_libvirt_hook_needs_libvirts_words(argv: List[str]) -> None:
+    assert_one_line_error(*run("libvirt-hook", *argv), "libvirt-hook expects GUEST OPERATION SUBOPERATION EXTRA")
 
 
 def test_place_refuses_bad_versions_and_inventories(tables: List[str], tmp_path: Path,
@@ -247,7 +252,28 @@ def test_libvirt_metadata_probe_lists_functions_and_mdevs_not_types(sysfs: Any, 
 
 def test_libvirt_metadata_probe_with_nothing_found_is_an_error(tmp_path: Path, plugin: None) -> None:
     root = fx.FakeSysfs(tmp_path / "empty").root
-    assert_one_line_error(*run("libvirt-metadata", "--probe", "--sysfs-root", str(root)), "found no device_version")
+    status, out, err = run("libvirt-metadata", "--probe", "--sysfs-root", str(root))
+    assert_one_line_error(status, out, err, f"--probe: no device was found with a device_version under {root}")
+    assert "needs --device" not in err
+
+
+def test_libvirt_metadata_json_is_json(sysfs: Any, plugin: None) -> None:
+    status, out, err = run("libvirt-metadata", "--probe", "--sysfs-root", str(sysfs.root), "--json")
+    assert (status, err) == (0, "")
+    form = json.loads(out)
+    assert (form["schema_version"], form["namespace"], form["key"]) == (1, NAMESPACE, "vfiocompat")
+    assert (form["domain"], form["recorded"]) == (None, False)
+    assert {(d["address"], d["uuid"], d["version"]) for d in form["devices"]} == {
+        (PCI, None, fx.dv("w1", "1.2")), (None, UUID, fx.dv("w2", "2.0"))}
+    assert form["element"].startswith("<devices><device ") and "<" not in out.split("{", 1)[0]
+
+
+def test_libvirt_metadata_takes_the_sysfs_root_from_the_config_file(sysfs: Any, plugin: None,
+                                                                    tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(f'sysfs_root = "{sysfs.root}"\n')
+    status, out, _ = run("libvirt-metadata", "--probe", "--config", str(config))
+    assert status == 0 and f"<device address=\"{PCI}\" version=\"{fx.dv('w1', '1.2')}\"/>" in out
 
 
 # -- libvirt-hook --------------------------------------------------------------------------------
@@ -266,11 +292,14 @@ class _Untouchable:
 
 def test_libvirt_hook_passes_other_operations_without_reading_stdin(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sys, "stdin", _Untouchable())
-    assert run("libvirt-hook", "--no-plugins", "vm-01", "started", "begin", "-") == (0, "", "")
+    assert run("libvirt-hook", "vm-01", "started", "begin", "-") == (0, "", "")
+    assert run("libvirt-hook", "--", "vm-01", "release", "end", "shutdown") == (0, "", "")
+    assert run("libvirt-hook", "--", "vm-01", "future-operation", "-") == (0, "", ""), "any word count but migrate's"
 
 
 def _stdin(monkeypatch: pytest.MonkeyPatch, data: bytes) -> None:
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data)))
+    monkeypatch.setattr(sys, "stdout", io.TextIOWrapper(io.BytesIO()))
 
 
 def test_libvirt_hook_refuses_with_one_line(sysfs: Any, plugin: None, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -284,8 +313,44 @@ def test_libvirt_hook_refuses_with_one_line(sysfs: Any, plugin: None, monkeypatc
     assert status == 1 and out == ""
     assert err.startswith(f"vfiocompat: refusing migration of 'vm-01': hostdev pci:{PCI}: error[VC411]")
     assert err.count("\n") == 1
+    accepted = xml.replace(b"3.0", b"1.0")
+    _stdin(monkeypatch, accepted)
+    status, out, err = run("libvirt-hook", "vm-01", "migrate", "begin", "-")
+    assert (status, out, err) == (0, "", "")
+    # The domain XML went to the raw stdout, the metadata now this host's (1.2).
+    written = sys.stdout.buffer.getvalue()  # type: ignore[attr-defined]
+    assert written == accepted.replace(f"<v:devices xmlns:v='{NAMESPACE}'><v:device address='{PCI}' version='"
+                                  f"{fx.dv('w1', '1.0')}'/></v:devices>".encode(),
+                                  f'<vfiocompat:devices xmlns:vfiocompat="{NAMESPACE}"><vfiocompat:device'
+                                  f' address="{PCI}" version="{fx.dv("w1", "1.2")}"/></vfiocompat:devices>'.encode())
+
+
+GUEST_NAMES_THAT_LOOK_LIKE_OPTIONS = ["--json", "--no-plugins", "-h", "--help", "--version", "--table=X",
+                                      "--table", "--disable-plugin=testvendor", "--config=/nonexistent", "--", "-"]
+
+
+@pytest.mark.parametrize("guest", GUEST_NAMES_THAT_LOOK_LIKE_OPTIONS)
+@pytest.mark.parametrize("separator", [["--"], []])
+@pytest.mark.usefixtures("plugin")
+def test_a_guest_name_is_data_never_an_option(guest: str, separator: List[str], sysfs: Any,
+                                              monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # Issue 9 item 2: "--table=X" could load a table that passes anything, "-h" exited 0 with help.
+    monkeypatch.setenv("VFIOCOMPAT_SYSFS_ROOT", str(sysfs.root))
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "X").write_text("not a table")
+    xml = (f"<domain><name>{guest}</name><metadata><v:devices xmlns:v='{NAMESPACE}'>"
+           f"<v:device address='{PCI}' version='{fx.dv('w1', '3.0')}'/></v:devices></metadata><devices>"
+           "<hostdev mode='subsystem' type='pci'><source><address domain='0' bus='0x3b' slot='0' function='1'/>"
+           "</source></hostdev></devices></domain>").encode()
+    if separator == [] and guest == "--":
+        pytest.skip("without the separator a guest named '--' is the separator; the installed hook always passes one")
+    _stdin(monkeypatch, xml)
+    status, out, err = run("libvirt-hook", *separator, guest, "migrate", "begin", "-")
+    assert status == 1 and out == ""
+    assert err.startswith(f"vfiocompat: refusing migration of {guest!r}: hostdev pci:{PCI}: error[VC411]"), err
     _stdin(monkeypatch, xml.replace(b"3.0", b"1.0"))
-    assert run("libvirt-hook", "vm-01", "migrate", "begin", "-") == (0, "", "")
+    status, out, err = run("libvirt-hook", *separator, guest, "migrate", "begin", "-")
+    assert (status, out, err) == (0, "", "")
 
 
 def test_libvirt_hook_refuses_hostile_xml_without_probing(monkeypatch: pytest.MonkeyPatch) -> None:

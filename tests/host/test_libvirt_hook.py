@@ -83,15 +83,32 @@ def destination(tmp_path: Path) -> Any:
     return fs
 
 
-def hook(tmp_path: Path, root: Path, stdin: bytes, args: Optional[List[str]] = None) -> Any:
-    return fx.run_cli(["libvirt-hook", *(args or ["vm-01", "migrate", "begin", "-"])], fx.cli_env(tmp_path, root),
-                      stdin=stdin)
+def hook(tmp_path: Path, root: Path, stdin: bytes, args: Optional[List[str]] = None,
+         config: Optional[str] = None) -> Any:
+    env = fx.cli_env(tmp_path, root)
+    if config is not None:
+        (tmp_path / "config.toml").write_text(config, encoding="utf-8")
+        env["VFIOCOMPAT_CONFIG"] = str(tmp_path / "config.toml")
+    return fx.run_cli(["libvirt-hook", "--", *(args or ["vm-01", "migrate", "begin", "-"])], env, stdin=stdin)
 
 
-def test_allowed_migration_is_silent(destination: Any, tmp_path: Path) -> None:
+def _ours(entries: str) -> str:
+    return f'<vfiocompat:devices xmlns:vfiocompat="{NAMESPACE}">{entries}</vfiocompat:devices>'
+
+
+def test_accepted_migration_prints_the_domain_with_this_hosts_versions(destination: Any, tmp_path: Path) -> None:
     xml = domain_xml({PCI: fx.dv("w1", "1.5"), UUID: fx.dv("w2", "2.0")})
     result = hook(tmp_path, destination.root, xml)
-    assert (result.returncode, result.stdout, result.stderr) == (0, b"", b"")
+    assert (result.returncode, result.stderr) == (0, b"")
+    old = _ours(f"<vfiocompat:device address='{PCI}' version='{fx.dv('w1', '1.5')}'/>"
+                f"<vfiocompat:device uuid='{UUID}' version='{fx.dv('w2', '2.0')}'/>")
+    new = _ours(f'<vfiocompat:device uuid="{UUID}" version="{fx.dv("w2", "2.0")}"/>'
+                f'<vfiocompat:device address="{PCI}" version="{fx.dv("w1", "2.0")}"/>')
+    assert old.encode() in xml
+    # Byte for byte the input outside vfiocompat's element: libosinfo's, the quoting, the whitespace.
+    assert result.stdout == xml.replace(old.encode(), new.encode())
+    assert [parse_domain(result.stdout).source_version(h) for h in parse_domain(result.stdout).hostdevs] == [
+        fx.dv("w2", "2.0"), fx.dv("w1", "2.0")]
 
 
 def test_incompatible_migration_is_refused_with_one_line(destination: Any, tmp_path: Path) -> None:
@@ -102,6 +119,39 @@ def test_incompatible_migration_is_refused_with_one_line(destination: Any, tmp_p
     assert line.count("\n") == 1 and "Traceback" not in line
     assert line.startswith("vfiocompat: refusing migration of 'vm-01': hostdev pci:0000:3b:00.1: error[VC411]")
     assert fx.dv("w1", "3.0") in line
+
+
+def test_every_blocking_hostdev_is_named_on_one_line(destination: Any, tmp_path: Path) -> None:
+    (destination.root / "devices/pci0000:00/0000:00:01.0/0000:00:02.0/mdev_supported_types/tv-w2/tv_fw").write_text(
+        "2.5\n")
+    xml = domain_xml({PCI: fx.dv("w1", "3.0"), UUID: fx.dv("w2", "2.0")})
+    result = hook(tmp_path, destination.root, xml)
+    assert result.returncode == 1 and result.stdout == b""
+    line = result.stderr.decode()
+    assert line.count("\n") == 1
+    assert line.startswith("vfiocompat: refusing migration of 'vm-01': 2 hostdevs block it: ")
+    assert f"hostdev mdev:{UUID}: error[TV_FW_ERRATA]" in line and f"hostdev pci:{PCI}: error[VC411]" in line
+
+
+def test_refusal_line_is_bounded_and_counts_the_rest() -> None:
+    from vfiocompat.host.libvirt_hook import MAX_REFUSAL_CHARS, Blocker, HookResult, refusal_line
+    from vfiocompat.verdict import Reason
+
+    blockers = tuple(Blocker(f"pci:0000:3b:{n // 8:02x}.{n % 8}", Reason("VC606", "host", "x" * (n % 50)))
+                     for n in range(500))
+    line = refusal_line("vm-01", HookResult(1, blockers))
+    assert len(line) <= MAX_REFUSAL_CHARS and "\n" not in line
+    shown = line.count("hostdev pci:")
+    assert 1 < shown < 500 and line.endswith(f"; and {500 - shown} more")
+    # One enormous reason is cut to fit, never dropped.
+    huge = HookResult(1, (Blocker("pci:0000:3b:00.1", Reason("VC411", "table", "y" * 5000)),
+                          Blocker("pci:0000:3b:00.2", Reason("VC411", "table", "z"))))
+    line = refusal_line("g" * 1000, huge)
+    assert len(line) <= MAX_REFUSAL_CHARS and "hostdev pci:0000:3b:00.1: error[VC411]: yyy" in line
+    assert line.endswith("...; hostdev pci:0000:3b:00.2: error[VC411]: z")
+    line = refusal_line("vm-01", huge, limit=200)
+    assert len(line) <= 200 and "hostdev pci:0000:3b:00.1: error[VC411]: yyy" in line
+    assert line.endswith("...; and 1 more")
 
 
 def test_deny_rule_refuses_the_mdev(destination: Any, tmp_path: Path) -> None:
@@ -136,6 +186,72 @@ def test_hostdev_without_metadata_is_refused(destination: Any, tmp_path: Path) -
     assert result.returncode == 1 and f"hostdev mdev:{UUID}: error[VC606]".encode() in result.stderr
     result = hook(tmp_path, destination.root, domain_xml({}, metadata=False))
     assert result.returncode == 1 and b"error[VC606]" in result.stderr
+
+
+def test_without_metadata_allowed_by_config_adds_this_hosts_versions(destination: Any, tmp_path: Path) -> None:
+    allow = '[hook]\nwithout_metadata = "allow"\n'
+    # Inside the existing <metadata>, after libosinfo's element, nothing else touched.
+    xml = domain_xml({}).replace(f'<vfiocompat:devices xmlns:vfiocompat="{NAMESPACE}"></vfiocompat:devices>'.encode(),
+                                 b"")
+    result = hook(tmp_path, destination.root, xml, config=allow)
+    assert (result.returncode, result.stderr) == (0, b"")
+    added = _ours(f'<vfiocompat:device uuid="{UUID}" version="{fx.dv("w2", "2.0")}"/>'
+                  f'<vfiocompat:device address="{PCI}" version="{fx.dv("w1", "2.0")}"/>').encode()
+    assert result.stdout == xml.replace(b"\n  </metadata>", b"\n  " + added + b"</metadata>")
+    # No <metadata> at all: one is created, every other byte kept.
+    bare = domain_xml({}, metadata=False)
+    result = hook(tmp_path, destination.root, bare, config=allow)
+    assert result.returncode == 0
+    assert result.stdout == bare.replace(b"</domain>", b"  <metadata>" + added + b"</metadata>\n</domain>")
+    assert [parse_domain(result.stdout).source_version(h) for h in parse_domain(result.stdout).hostdevs] == [
+        fx.dv("w2", "2.0"), fx.dv("w1", "2.0")]
+    # The default is to refuse.
+    assert hook(tmp_path, destination.root, bare, config="").returncode == 1
+
+
+def test_a_round_trip_onto_the_older_device_is_refused_on_the_way_back(tmp_path: Path) -> None:
+    hosts = {}
+    for name, fw in (("h1", "1.0"), ("h2", "2.0")):
+        fs = fx.FakeSysfs(tmp_path / name / "sys")
+        fs.add_pci(PCI, "0xfffd", "0x0001", attrs={"tv_model": "w1", "tv_fw": fw}, driver="tv_vfio_pci")
+        hosts[name] = fs.root
+    xml = domain_xml({PCI: fx.dv("w1", "1.0")}).replace(b"<hostdev mode='subsystem' type='mdev'", b"<!--", 1)
+    xml = xml.replace(b"</hostdev>", b"-->", 1)
+    assert len(parse_domain(xml).hostdevs) == 1
+    # h1 -> h2: 1.0 -> 2.0 is forward; the domain now says 2.0, the truth on h2.
+    there = hook(tmp_path, hosts["h2"], xml)
+    assert there.returncode == 0 and there.stdout
+    assert parse_domain(there.stdout).versions[0].version == fx.dv("w1", "2.0")
+    # h2 -> h1: what runs is 2.0; 2.0 -> 1.0 is backwards. Without the rewrite it would pass as 1.0 -> 1.0.
+    back = hook(tmp_path, hosts["h1"], there.stdout)
+    assert back.returncode == 1 and back.stdout == b""
+    assert f"hostdev pci:{PCI}: error[VC411]: {fx.dv('w1', '2.0')} -> {fx.dv('w1', '1.0')}".encode() in back.stderr
+    assert hook(tmp_path, hosts["h1"], xml).returncode == 0, "the first leg's source is still fine on h1"
+
+
+def test_an_invalid_config_refuses_migrations_and_nothing_else(destination: Any, tmp_path: Path) -> None:
+    xml = domain_xml({PCI: fx.dv("w1", "1.5"), UUID: fx.dv("w2", "2.0")})
+    result = hook(tmp_path, destination.root, xml, config="[hook]\nwithout_metadata = 'maybe'\n")
+    assert result.returncode == 1 and result.stdout == b"" and result.stderr.count(b"\n") == 1
+    assert b"error[VC609]" in result.stderr and b"hook.without_metadata" in result.stderr
+    started = hook(tmp_path, destination.root, b"", args=["vm-01", "started", "begin", "-"], config="nonsense = [")
+    assert (started.returncode, started.stdout, started.stderr) == (0, b"", b"")
+
+
+def test_a_large_domain_is_judged_whole_with_a_count(tmp_path: Path) -> None:
+    # 1 MiB, ~25,000 hostdevs (issue 9 item 12c). A bound on time is in examples/libvirt/bench_large_domain.py.
+    fs = fx.FakeSysfs(tmp_path / "sys")
+    fs.add_pci(PCI, "0xfffd", "0x0001", attrs={"tv_model": "w1", "tv_fw": "2.0"}, driver="tv_vfio_pci")
+    hostdevs = b"<hostdev type='pci'/>" * 25_000
+    xml = domain_xml({PCI: fx.dv("w1", "1.0")}).replace(b"</devices>", hostdevs + b"</devices>")
+    assert len(xml) <= 1 << 20 and len(parse_domain(xml).hostdevs) == 25_002
+    result = hook(tmp_path, fs.root, xml)
+    assert result.returncode == 1 and result.stderr.count(b"\n") == 1
+    line = result.stderr.decode()
+    # The mdev has no device here, the 25,000 have no address: every one is counted, the good PCI one is not.
+    assert line.startswith(f"vfiocompat: refusing migration of 'vm-01': 25001 hostdevs block it: hostdev mdev:{UUID}")
+    shown = line.count("; hostdev ") + 1
+    assert line.endswith(f"; and {25_001 - shown} more\n") and len(line) <= 1001
 
 
 def test_domain_without_hostdevs_passes(destination: Any, tmp_path: Path) -> None:

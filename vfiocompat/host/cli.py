@@ -7,10 +7,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from typing import Any, Dict, TextIO
 
-__all__ = ["add_commands", "registry_of", "sysfs_root"]
+__all__ = ["add_commands", "add_config_option", "registry_of", "sysfs_root"]
 
 _NAMESPACE_HINT = "https://vfiocompat.readthedocs.io/xmlns/1"
 
@@ -37,14 +36,31 @@ def add_commands(subparsers: Any, common: argparse.ArgumentParser) -> None:
     labels.add_argument("--format", choices=("k8s", "placement"), default="k8s",
                         help="text output: Kubernetes node labels (default) or OpenStack Placement traits")
     labels.set_defaults(handler=_cmd_labels)
+    for command in (probe, place, labels):
+        add_config_option(command)
+
+
+def add_config_option(parser: Any) -> None:
+    """Add ``--config FILE``, the host configuration file, to a command."""
+    parser.add_argument("--config", default=None, metavar="FILE",
+                        help="host configuration file (default: $VFIOCOMPAT_CONFIG or /etc/vfiocompat/config.toml)")
 
 
 def registry_of(args: argparse.Namespace) -> Any:
-    """The registry the common options ask for."""
-    from ..registry import Registry
+    """The registry the common options and the host configuration ask for (``--config``, see :mod:`.config`)."""
+    import inspect
 
-    return Registry.from_environment(tables=args.table, disabled=args.disable_plugin,
-                                     entry_points=not args.no_plugins)
+    from ..registry import Registry
+    from .config import config_of
+
+    config = config_of(args)
+    options: Dict[str, Any] = {}
+    # plugin_timeout arrived in Registry.from_environment with plugin isolation; older registries lack it.
+    if config.plugin_timeout is not None and "plugin_timeout" in inspect.signature(
+            Registry.from_environment).parameters:
+        options["plugin_timeout"] = config.plugin_timeout
+    return Registry.from_environment(tables=args.table, disabled=[*args.disable_plugin, *config.disable_plugins],
+                                     entry_points=not args.no_plugins, **options)
 
 
 def _emit(out: TextIO, form: Dict[str, Any]) -> None:
@@ -52,10 +68,15 @@ def _emit(out: TextIO, form: Dict[str, Any]) -> None:
 
 
 def sysfs_root(value: Any) -> str:
-    """``--sysfs-root``, else ``$VFIOCOMPAT_SYSFS_ROOT``, else ``/sys``."""
-    from .libvirt_hook import DEFAULT_SYSFS_ROOT, SYSFS_ROOT_ENV
+    """``--sysfs-root``, else ``$VFIOCOMPAT_SYSFS_ROOT``, else the config file's ``sysfs_root``, else ``/sys``.
 
-    return str(value or os.environ.get(SYSFS_ROOT_ENV) or DEFAULT_SYSFS_ROOT)
+    ``value`` is the parsed command line (whose ``--config`` is then honoured) or the option's value.
+    """
+    from .config import config_of, load_host_config
+
+    if isinstance(value, argparse.Namespace):
+        return str(getattr(value, "sysfs_root", None) or config_of(value).sysfs_root)
+    return str(value or load_host_config().sysfs_root)
 
 
 def _cmd_probe(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
