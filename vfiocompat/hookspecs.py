@@ -46,9 +46,19 @@ def vfiocompat_parse_fields(table_id: str, proprietary: str) -> Optional[Mapping
 
 @hookspec
 def vfiocompat_device_version(device: Any) -> Optional[str]:
-    """Return the device_version of a host device found by ``vfiocompat probe``, or ``None``.
+    """Return the device_version of a host device found by ``vfiocompat probe``, or ``None`` if not yours.
 
-    :param device: a :class:`vfiocompat.host.HostDevice`; its ``read_attribute(name)`` reads
-        further sysfs attributes of the device, confined to the probed sysfs root.
-    Return the full ``VENDOR:INTERFACE:PROPRIETARY`` text for devices this plugin serves.
+    No mainline kernel publishes such a string: build it from what the host shows. ``device`` is a
+    :class:`vfiocompat.host.HostDevice`: a PCI function bound to ``vfio-pci`` or a variant driver, an
+    NVIDIA vGPU 17+ SR-IOV VF, an mdev, or an mdev type (``kind``), with the kernel's own sysfs text
+    in ``vendor``, ``device``, ``revision``, ``pci_class``, ``physfn``/``vf_index``, ``driver``,
+    ``driver_module``, ``mdev_type``... For more, confined to the probed sysfs root:
+    ``device.read_attribute("physfn/device")`` (text or None), ``device.list_attribute("physfn/qat_rl")``,
+    ``device.link_name("physfn")`` (a symlink's target basename), and ``device.fact("fw_version")``
+    (the operator's ``[facts."<device id>"]`` in the host config, or None).
+
+    Return the full ``VENDOR:INTERFACE:PROPRIETARY`` text for devices this plugin serves. When a
+    deciding fact cannot be known on this host, raise :class:`vfiocompat.DeviceFactMissing`
+    (``fact=``, ``hint=``): probe reports it as a VC608 host reason, never a guessed version.
+    See docs/writing-a-plugin.md, "vfiocompat_device_version".
     """
