@@ -358,3 +358,25 @@ def test_a_root_is_shared_not_duplicated_by_copies(tmp_path: Path) -> None:
     assert again is not sysfs and again.root == sysfs.root and again.read("attr") == "v"
     again.close()
     assert sysfs.read("attr") == "v", "closing the unpickled copy leaves the original open"
+
+
+def test_physical_and_link_target_are_relative_to_the_root(tmp_path: Path) -> None:
+    root = tmp_path / "sys"
+    (root / "bus" / "pci" / "drivers" / "qat_vfio_pci").mkdir(parents=True)
+    (root / "module" / "qat_vfio_pci").mkdir(parents=True)
+    dev = root / "devices" / "pci0000:6b" / "0000:6b:00.1"
+    dev.mkdir(parents=True)
+    (dev / "vendor").write_text("0x8086\n")
+    os.symlink("../../../bus/pci/drivers/qat_vfio_pci", dev / "driver")
+    os.symlink("../../../../module/qat_vfio_pci", root / "bus" / "pci" / "drivers" / "qat_vfio_pci" / "module")
+    sysfs = SysfsRoot(str(root))
+    assert sysfs.physical(".") == "." and sysfs.resolve(".") == str(root.resolve())
+    assert sysfs.physical("devices/pci0000:6b/0000:6b:00.1/driver") == "bus/pci/drivers/qat_vfio_pci"
+    with sysfs.open_dir("devices/pci0000:6b/0000:6b:00.1") as folder:  # type: ignore[union-attr]
+        # Three '..' above the held folder at once, then down again from the root.
+        assert sysfs.link_target("driver", folder) == "bus/pci/drivers/qat_vfio_pci"
+        assert folder.link_name("driver/module") == "qat_vfio_pci"
+        assert sysfs.link_target("vendor", folder) is None, "a file is no symlink"
+        assert folder.read("vendor/") is None and folder.read("vendor/.") is None, "a trailing '/' asks for a folder"
+        assert folder.read("./vendor") == "0x8086" and folder.read("driver/../../../../devices/pci0000:6b/"
+                                                                    "0000:6b:00.1//vendor") == "0x8086"

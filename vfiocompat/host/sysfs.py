@@ -48,6 +48,8 @@ class _Walk:
         self.fds: List[int] = []
         self.dangling = 0
         self.hops = 0
+        # A trailing '/' asks for a folder: the final component is then never read as a file or link.
+        self.trailing = relative.endswith(("/", "/."))
 
     def here(self) -> int:
         return self.fds[-1] if self.fds else self.base_fd
@@ -57,15 +59,18 @@ class _Walk:
             os.close(fd)
         self.fds = []
 
-    def up(self) -> None:
-        if not self.names:
+    def up(self, count: int) -> None:
+        """``count`` times '..' at once (a link like ``../../../bus/pci/drivers/X`` re-walks once)."""
+        if count > len(self.names):
             raise self.sysfs._escape(self.relative, "climbs above the root")
-        self.names.pop()
-        if self.dangling:
+        del self.names[len(self.names) - count:]
+        while count and self.dangling:
             self.dangling -= 1
-        elif self.fds:
+            count -= 1
+        while count and self.fds:
             os.close(self.fds.pop())
-        else:
+            count -= 1
+        if count:
             # Above the borrowed folder: walk down again from the root, never through '..'.
             self._rebase(self.names)
 
@@ -116,17 +121,12 @@ class _Walk:
             self.close()
             self.base_names, self.base_fd = (), self.sysfs._fd
             self.names, self.dangling = [], 0
-        pending.extend(reversed(target.split("/")))
+        pending.extend(_parts(target))
 
 
 def _parts(relative: str) -> List[str]:
-    """The components of ``relative`` in reverse (the next one last), with a trailing '/' kept as ''."""
-    return list(reversed(relative.split("/")))
-
-
-def _more(pending: List[str]) -> bool:
-    """Whether a component other than '' or '.' is still to come."""
-    return any(part not in ("", ".") for part in pending)
+    """The components of ``relative`` that move the walk, in reverse (the next one last)."""
+    return [part for part in reversed(relative.split("/")) if part and part != "."]
 
 
 class SysfsRoot:
@@ -177,7 +177,7 @@ class SysfsRoot:
     # -- the walk ----------------------------------------------------------------------------------
 
     def _start(self, relative: str, base: Optional[SysfsDir] = None) -> _Walk:
-        if "\0" in relative or os.path.isabs(relative):
+        if "\0" in relative or relative.startswith("/"):
             raise SysfsEscape(f"sysfs path {relative!r} is not relative to the root")
         if self._fd < 0:
             raise UsageError(f"sysfs root {self.root!r} is closed")
@@ -195,18 +195,20 @@ class SysfsRoot:
         """
         while pending:
             part = pending.pop()
-            if part in ("", "."):
-                continue
             if part == "..":
-                walk.up()
+                count = 1
+                while pending and pending[-1] == "..":
+                    pending.pop()
+                    count += 1
+                walk.up(count)
                 continue
-            final = not _more(pending)
+            final = not pending
             if walk.dangling:
                 if final and last in ("file", "link"):
                     return None
                 walk.enter(part, None)
                 continue
-            if final and last in ("file", "link") and not pending:
+            if final and last in ("file", "link") and not walk.trailing:
                 return part
             fd = walk.open_dir(part)
             if fd is not None:
@@ -228,10 +230,15 @@ class SysfsRoot:
 
         Components that do not exist are kept as names, as ``os.path.realpath`` does.
         """
+        found = self.physical(relative, base)
+        return self.root if found == "." else os.path.join(self.root, found)
+
+    def physical(self, relative: str, base: Optional[SysfsDir] = None) -> str:
+        """:meth:`resolve`, relative to the root (``.`` for the root itself)."""
         walk = self._start(relative, base)
         try:
             self._walk(walk, _parts(relative), last="resolve")
-            return os.path.join(self.root, *walk.names)
+            return "/".join(walk.names) or "."
         finally:
             walk.close()
 
@@ -313,6 +320,11 @@ class SysfsRoot:
 
         The target must resolve inside the root, else :class:`SysfsEscape`.
         """
+        target = self.link_target(relative, base)
+        return None if target is None else os.path.basename(self.root) if target == "." else target.rsplit("/", 1)[-1]
+
+    def link_target(self, relative: str, base: Optional[SysfsDir] = None) -> Optional[str]:
+        """Where the symlink ``relative`` leads (physical, relative to the root), or None if it is no symlink."""
         walk = self._start(relative, base)
         try:
             name = self._walk(walk, _parts(relative), last="link")
@@ -324,7 +336,7 @@ class SysfsRoot:
             pending: List[str] = []
             walk.follow(target, pending)
             self._walk(walk, pending, last="resolve")
-            return walk.names[-1] if walk.names else os.path.basename(self.root)
+            return "/".join(walk.names) or "."
         finally:
             walk.close()
 
