@@ -70,10 +70,14 @@ def _cmd_libvirt_hook(args: argparse.Namespace, out: TextIO, err: TextIO) -> int
     if result.blockers:
         err.write(refusal_line(hook_args[0], result) + "\n")
     elif result.output is not None:
-        # The domain XML goes back byte for byte: the escaping stream ``out`` would alter it.
-        sys.stdout.flush()
-        sys.stdout.buffer.write(result.output)
-        sys.stdout.buffer.flush()
+        # The domain XML goes back byte for byte: the escaping ``out.write`` would alter it.
+        write_bytes = getattr(out, "write_bytes", None)
+        if write_bytes is not None:
+            write_bytes(result.output)
+        else:  # a command line without the raw channel: the process's stdout
+            sys.stdout.flush()
+            sys.stdout.buffer.write(result.output)
+            sys.stdout.buffer.flush()
     return result.status
 
 
