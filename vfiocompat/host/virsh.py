@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from typing import List, Optional, Sequence
+from typing import List, Optional, Sequence, Tuple
 
 from ..errors import VirshError
 from .libvirt_xml import METADATA_KEY, NAMESPACE, DomainXMLError, SourceVersion, parse_metadata_element
@@ -76,5 +76,5 @@ def record_metadata(domain: str, element: str, entries: Sequence[SourceVersion],
                              f" entries other than the {len(expected)} set; something else rewrites it")
 
 
-def _key(entry: SourceVersion) -> tuple:  # type: ignore[type-arg]
+def _key(entry: SourceVersion) -> Tuple[str, str, str, str]:
     return (entry.alias or "", entry.address or "", entry.uuid or "", entry.version)
