@@ -118,6 +118,47 @@ def test_probe_refuses_a_missing_root(tmp_path: Path, plugin: None) -> None:
     assert_one_line_error(*run("probe", "--sysfs-root", str(tmp_path / "nope")), "error[VC001]")
 
 
+@pytest.mark.parametrize("host", ["node 7", "", "node-7\nnode-8 vfiocompat.io/forged=true", "node\x1b[2J", "-x",
+                                  "node_7", "a" * 64])
+def test_probe_refuses_a_host_name_that_would_break_the_fleet_forms(sysfs: Any, plugin: None, host: str) -> None:
+    status, out, err = run("probe", "--sysfs-root", str(sysfs.root), f"--host={host}")
+    assert_one_line_error(status, out, err, "--host: ")
+    assert "is not a host name" in err or "is empty" in err
+
+
+def test_probe_refuses_this_hosts_own_name_when_it_is_not_one(sysfs: Any, plugin: None,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+
+    monkeypatch.setattr(socket, "gethostname", lambda: "my host")
+    assert_one_line_error(*run("probe", "--sysfs-root", str(sysfs.root)),
+                          "this host's name (pass --host NAME): 'my host' is not a host name")
+    monkeypatch.setattr(socket, "gethostname", lambda: "node-7.example.org")
+    status, out, err = run("probe", "--sysfs-root", str(sysfs.root), "--json")
+    assert (status, err) == (0, "") and json.loads(out)["host"] == "node-7.example.org"
+
+
+def test_place_and_labels_refuse_one_host_given_twice(tables: List[str], tmp_path: Path,
+                                                     fleet: Tuple[str, str]) -> None:
+    again = tmp_path / "again.json"
+    # The same host name, differently cased (DNS names are case-insensitive), in a second file's array.
+    other = Inventory("other", ())
+    again.write_text(json.dumps([inventory_form(other), inventory_form(Inventory("FITS", ()))]))
+    for command in (["labels"], ["place", "--vm", fx.dv("w1", "1.0")]):
+        status, out, err = run(*command, *fleet, str(again), *tables)
+        assert_one_line_error(status, out, err, f"host 'FITS' has two inventories: {fleet[0]} and {again}[1]")
+    status, _, err = run("labels", fleet[0], fleet[0], *tables)
+    assert status == 2 and f"has two inventories: {fleet[0]} and {fleet[0]}" in err
+
+
+def test_place_and_labels_refuse_an_inventory_whose_host_is_not_a_host_name(tables: List[str],
+                                                                            tmp_path: Path) -> None:
+    bad = tmp_path / "bad-host.json"
+    bad.write_text(json.dumps(inventory_form(Inventory("node 7", ()))))
+    for command in (["labels"], ["place", "--vm", fx.dv("w1", "1.0")]):
+        assert_one_line_error(*run(*command, str(bad), *tables), f"{bad}: host name 'node 7' is not a host name")
+
+
 # -- probe -----------------------------------------------------------------------------------------
 
 

@@ -3,18 +3,33 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import random
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Dict, List, Tuple
 
 import jsonschema
+import pytest
+import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from vfiocompat.cli import main
+from vfiocompat.errors import LimitError, UsageError
 from vfiocompat.host.inventory import HostDevice, Inventory, InventoryDevice, inventory_form
-from vfiocompat.host.labels import device_class, labels
+from vfiocompat.host.labels import (
+    HostLabels,
+    Labels,
+    _yaml_string,
+    device_class,
+    host_name_problem,
+    labels,
+    nfd_expiry_time,
+    nfd_feature_file,
+    nova_provider_config,
+)
 
 from . import sysfs_fixtures as fx
 
@@ -114,3 +129,228 @@ def test_cli_labels(tmp_path: Path) -> None:
     for line_k8s, line_trait, host in zip(k8s, traits, expected.hosts):
         assert line_k8s.split() == [host.host, *(f"{key}=true" for key in host.labels)]
         assert line_trait.split() == [host.host, *host.traits]
+
+
+# -- files for Nova and node-feature-discovery ---------------------------------------------------
+
+# Nova's provider config rules, as its documentation and nova/compute/provider_config.py state them
+# (https://docs.openstack.org/nova/latest/admin/managing-resource-providers.html,
+# https://opendev.org/openstack/nova/src/branch/master/nova/compute/provider_config.py):
+# meta.schema_version "1.N"; each provider identified by exactly one of uuid (a UUID or
+# "$COMPUTE_NODE") or name (1..200 characters); traits.additional are trait names of at most 255
+# of A-Z 0-9 _, and only custom ones (os_traits.is_custom: the CUSTOM_ prefix).
+UUID = "^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$"
+NOVA_RULES = {
+    "$schema": "http://json-schema.org/draft-07/schema#",
+    "type": "object",
+    "required": ["meta"],
+    "properties": {
+        "meta": {"type": "object", "required": ["schema_version"],
+                 "properties": {"schema_version": {"type": "string", "pattern": r"^1\.(0|[1-9][0-9]*)$"}}},
+        "providers": {"type": "array", "items": {
+            "type": "object", "required": ["identification"],
+            "properties": {
+                "identification": {
+                    "type": "object", "minProperties": 1, "maxProperties": 1, "additionalProperties": False,
+                    "properties": {
+                        "uuid": {"type": "string", "anyOf": [{"pattern": UUID}, {"const": "$COMPUTE_NODE"}]},
+                        "name": {"type": "string", "minLength": 1, "maxLength": 200},
+                    },
+                },
+                "traits": {"type": "object", "properties": {"additional": {
+                    "type": "array", "items": {"type": "string", "pattern": "^CUSTOM_[A-Z0-9_]{1,248}$"}}}},
+            },
+        }},
+    },
+}
+# nfd's local source (source/local/local.go, docs/usage/customization-guide.md): lines trimmed, blank
+# lines and '#' comments skipped, '# +' starts a directive (expiry-time=RFC3339, no-label, no-feature),
+# other lines are <key>[=<value>]. nfd-master accepts a label whose key is a Kubernetes qualified
+# name with a namespace that is not kubernetes.io, and whose value is a valid label value
+# (pkg/apis/nfd/validate/validate.go), from a file of at most 64 KiB.
+QUALIFIED_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
+DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
+
+
+def _nfd_labels(data: bytes) -> Tuple[Dict[str, str], List[str]]:
+    """The labels nfd-worker's local source takes from a feature file, and its expiry directives."""
+    assert len(data) <= 65536
+    labels_found: Dict[str, str] = {}
+    expiries: List[str] = []
+    for raw in data.decode("utf-8").split("\n"):
+        line = raw.strip()
+        if not line:
+            continue
+        if line.startswith("#"):
+            if line.startswith("# +"):
+                key, _, value = line[3:].partition("=")
+                assert key == "expiry-time" and RFC3339.match(value.strip()), line
+                expiries.append(value.strip())
+            continue
+        key, sep, value = line.partition("=")
+        namespace, slash, name = key.partition("/")
+        assert slash and len(namespace) <= 253 and DNS_SUBDOMAIN.match(namespace), key
+        assert namespace != "kubernetes.io" and not namespace.endswith(".kubernetes.io"), key
+        assert QUALIFIED_NAME.match(name), key
+        value = value if sep else "true"
+        assert value == "" or QUALIFIED_NAME.match(value), value
+        labels_found[key] = value
+    return labels_found, expiries
+
+
+def _inventory_files(tmp_path: Path, fleet: Any) -> List[str]:
+    paths = []
+    for inventory in fleet:
+        path = tmp_path / "inv" / f"{inventory.host}.json"
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(json.dumps(inventory_form(inventory)))
+        paths.append(str(path))
+    return paths
+
+
+def _run(*argv: str) -> Tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    status = main(list(argv), out, err)
+    return status, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture()
+def fleet_files(tmp_path: Path) -> Tuple[List[str], List[str], Labels]:
+    """Inventory files of a generated fleet, the options loading the test table, and the expected labels."""
+    fleet = _fleet(11, hosts=8)
+    table = ["--no-plugins", "--table", str(fx.write_table(tmp_path / "table"))]
+    return _inventory_files(tmp_path, fleet), table, labels(fleet, fx.registry(tmp_path / "r"))
+
+
+def test_nova_provider_configs_load_as_nova_reads_them(tmp_path: Path, fleet_files: Any) -> None:
+    paths, table, expected = fleet_files
+    out_dir = tmp_path / "provider_config"
+    status, out, err = _run("labels", *paths, "--format", "nova-provider-config", "--output-dir", str(out_dir),
+                            *table)
+    assert (status, err) == (0, "")
+    assert out.splitlines() == [f"wrote {out_dir / (h.host + '.yaml')}: host {h.host}, {len(h.traits)} traits"
+                                for h in expected.hosts]
+    # Nova loads every *.yaml of the folder, sorted, and refuses a provider identified twice.
+    assert sorted(p.name for p in out_dir.iterdir()) == sorted(f"{h.host}.yaml" for h in expected.hosts)
+    assert any(h.traits for h in expected.hosts) and any(not h.traits for h in expected.hosts)
+    validator = jsonschema.Draft7Validator(NOVA_RULES)
+    names = []
+    for host in expected.hosts:
+        text = (out_dir / f"{host.host}.yaml").read_text("ascii")
+        document = yaml.safe_load(text)
+        validator.validate(document)
+        assert document["meta"]["schema_version"] == "1.0"
+        [provider] = document["providers"]
+        assert provider["identification"] == {"name": host.host}
+        assert provider["traits"]["additional"] == list(host.traits)
+        names.append(provider["identification"]["name"])
+        # Every string is quoted: YAML never gets to read a trait or a host as a number, bool or null.
+        assert all(line.rstrip().endswith('"') or line.rstrip().endswith((":", "[]")) or line.startswith("#")
+                   for line in text.splitlines()), text
+    assert len(set(names)) == len(names)
+
+
+def test_nfd_feature_files_give_exactly_the_hosts_labels(tmp_path: Path, fleet_files: Any) -> None:
+    paths, table, expected = fleet_files
+    out_dir = tmp_path / "features.d"
+    status, out, err = _run("labels", *paths, "--format", "nfd", "--output-dir", str(out_dir),
+                            "--expiry-time", "2031-05-06T09:08:07.5+02:00", *table)
+    assert (status, err) == (0, "")
+    assert out.splitlines() == [f"wrote {out_dir / (h.host + '.features')}: host {h.host}, {len(h.labels)} labels"
+                                for h in expected.hosts]
+    for host in expected.hosts:
+        found, expiries = _nfd_labels((out_dir / f"{host.host}.features").read_bytes())
+        assert found == {label: "true" for label in host.labels}
+        assert expiries == ["2031-05-06T07:08:07Z"]
+    status, _, _ = _run("labels", *paths, "--format", "nfd", "--output-dir", str(out_dir), *table)
+    assert status == 0
+    assert all(_nfd_labels(p.read_bytes())[1] == [] for p in out_dir.iterdir()), "no expiry unless asked"
+
+
+def test_files_are_ours_to_replace_only(tmp_path: Path, fleet_files: Any) -> None:
+    paths, table, expected = fleet_files
+    out_dir = tmp_path / "out"
+    argv = ["labels", *paths, "--format", "nfd", "--output-dir", str(out_dir), *table]
+    assert _run(*argv)[0] == 0
+    first = expected.hosts[0].host
+    ours = out_dir / f"{first}.features"
+    before = ours.stat()
+    status, out, _ = _run(*argv)
+    assert status == 0 and out.splitlines()[0] == f"unchanged {ours}: host {first}, {len(expected.hosts[0].labels)}" \
+                                                  " labels"
+    assert ours.stat().st_ino == before.st_ino and ours.stat().st_mtime_ns == before.st_mtime_ns
+
+    mine = out_dir / f"{expected.hosts[1].host}.features"
+    mine.write_text("example.com/mine=1\n")
+    snapshot = {p.name: p.read_bytes() for p in out_dir.iterdir()}
+    status, out, err = _run(*argv)
+    assert (status, out) == (2, "")
+    assert err == (f"vfiocompat: error[VC001]: {mine}: exists and was not written by vfiocompat labels (it does"
+                   " not start with '# Written by vfiocompat labels'); move it away, or pass --force to replace it\n")
+    assert {p.name: p.read_bytes() for p in out_dir.iterdir()} == snapshot, "nothing was written"
+
+    mine.unlink()
+    outside = tmp_path / "elsewhere"
+    outside.write_text("# Written by vfiocompat labels, or so it says\n")
+    mine.symlink_to(outside)
+    assert _run(*argv)[0] == 2, "a symlink is never written through"
+    assert outside.read_text() == "# Written by vfiocompat labels, or so it says\n"
+    status, out, _ = _run(*argv, "--force")
+    assert status == 0 and f"wrote {mine}:" in out
+    assert not mine.is_symlink() and mine.read_text().startswith("# Written by vfiocompat labels --format nfd")
+    assert outside.read_text() == "# Written by vfiocompat labels, or so it says\n"
+    assert not [p for p in out_dir.iterdir() if p.name.startswith(".")], "no temporary file is left behind"
+
+
+@pytest.mark.parametrize(("extra", "words"), [
+    (["--format", "nfd"], "--format nfd writes one file per host: it needs --output-dir DIR"),
+    (["--format", "nova-provider-config"], "it needs --output-dir DIR"),
+    (["--output-dir", "x"], "--output-dir and --force go with --format nova-provider-config or nfd, not k8s"),
+    (["--format", "placement", "--force"], "not placement"),
+    (["--format", "nova-provider-config", "--output-dir", "x", "--expiry-time", "2030-01-01T00:00:00Z"],
+     "--expiry-time goes with --format nfd"),
+    (["--format", "nfd", "--output-dir", "x", "--expiry-time", "2030-01-01"], "not an RFC 3339 time"),
+    (["--format", "nfd", "--output-dir", "x", "--expiry-time", "2030-02-30T00:00:00Z"], "not a valid date"),
+])
+def test_file_option_errors(tmp_path: Path, fleet_files: Any, extra: List[str], words: str) -> None:
+    paths, table, _ = fleet_files
+    status, out, err = _run("labels", *paths, *extra, *table)
+    assert (status, out) == (2, "") and err.count("\n") == 1 and words in err, err
+    assert not (tmp_path / "x").exists()
+
+
+def test_expiry_time_is_utc_whole_seconds_never_later() -> None:
+    assert nfd_expiry_time("2026-12-01T12:00:00+02:00") == "2026-12-01T10:00:00Z"
+    assert nfd_expiry_time("2026-12-01t10:00:00.999999999z") == "2026-12-01T10:00:00Z"
+    assert nfd_expiry_time("2026-12-01T23:30:00-01:00") == "2026-12-02T00:30:00Z"
+
+
+def test_nova_refuses_a_name_nova_cannot_identify() -> None:
+    long_host = ".".join(["a" * 60] * 4)  # a valid host name of 243 characters
+    assert host_name_problem(long_host) is None
+    with pytest.raises(UsageError, match="longer than the 200 characters Nova allows"):
+        nova_provider_config(HostLabels(long_host, (), (), ()))
+
+
+def test_nfd_refuses_a_file_nfd_would_ignore() -> None:
+    many = tuple(f"vfiocompat.io/{i:058d}-x" for i in range(900))
+    with pytest.raises(LimitError, match="over the 65536 bytes nfd-worker reads"):
+        nfd_feature_file(HostLabels("node-1", (), many, ()))
+
+
+@settings(max_examples=300)
+@given(st.text(max_size=64))
+def test_yaml_strings_read_back_as_written(text: str) -> None:
+    quoted = _yaml_string(text)
+    assert quoted.isascii() and "\n" not in quoted
+    assert yaml.safe_load(f"key: {quoted}\n") == {"key": text}
+
+
+@pytest.mark.parametrize(("name", "ok"), [
+    ("node-1", True), ("compute-07.example.org", True), ("N1", True), ("a" * 63, True),
+    ("", False), ("a b", False), ("node\n1", False), ("-node", False), ("node-", False), ("a..b", False),
+    ("node.", False), ("nöde", False), ("node_1", False), ("a" * 64, False), (".".join(["a" * 63] * 5), False),
+])
+def test_host_names(name: str, ok: bool) -> None:
+    assert (host_name_problem(name) is None) is ok

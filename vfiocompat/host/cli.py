@@ -33,8 +33,16 @@ def add_commands(subparsers: Any, common: argparse.ArgumentParser) -> None:
     labels = subparsers.add_parser("labels", parents=[common],
                                    help="node labels / Placement traits: which device classes each host accepts")
     labels.add_argument("inventories", nargs="+", metavar="INVENTORY.json")
-    labels.add_argument("--format", choices=("k8s", "placement"), default="k8s",
-                        help="text output: Kubernetes node labels (default) or OpenStack Placement traits")
+    labels.add_argument("--format", choices=("k8s", "placement", "nova-provider-config", "nfd"), default="k8s",
+                        help="k8s: a line of node labels per host (default); placement: a line of traits per host;"
+                             " nova-provider-config, nfd: with --output-dir, a Nova provider config"
+                             " (<host>.yaml) or a node-feature-discovery feature file (<host>.features) per host")
+    labels.add_argument("--output-dir", default=None, metavar="DIR",
+                        help="write the per-host files of --format nova-provider-config or nfd here")
+    labels.add_argument("--force", action="store_true",
+                        help="replace files in --output-dir that vfiocompat did not write")
+    labels.add_argument("--expiry-time", default=None, metavar="RFC3339",
+                        help="nfd: labels expire at this time unless the file is rewritten (e.g. 2026-12-01T10:00:00Z)")
     labels.set_defaults(handler=_cmd_labels)
     for command in (probe, place, labels):
         add_config_option(command)
@@ -82,10 +90,17 @@ def sysfs_root(value: Any) -> str:
 def _cmd_probe(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     import socket
 
+    from ..errors import UsageError
     from .inventory import inventory_form
+    from .labels import host_name_problem
     from .probe import probe
 
-    inventory = probe(sysfs_root(args.sysfs_root), registry_of(args), host=args.host or socket.gethostname())
+    host = args.host if args.host is not None else socket.gethostname()
+    problem = host_name_problem(host)
+    if problem is not None:
+        given = "--host" if args.host is not None else "this host's name (pass --host NAME)"
+        raise UsageError(f"{given}: {host!r} {problem}")
+    inventory = probe(sysfs_root(args.sysfs_root), registry_of(args), host=host)
     if args.json:
         _emit(out, inventory_form(inventory))
         return 0
@@ -145,10 +160,35 @@ def _cmd_place(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def _cmd_labels(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from ..errors import UsageError
     from .inventory import load_inventories
-    from .labels import labels, labels_form
+    from .labels import FILE_FORMATS, labels, labels_form, nfd_expiry_time, write_host_files
 
+    to_files = args.format in FILE_FORMATS
+    if to_files and args.output_dir is None:
+        raise UsageError(f"--format {args.format} writes one file per host: it needs --output-dir DIR")
+    if not to_files and (args.output_dir is not None or args.force):
+        raise UsageError(f"--output-dir and --force go with --format {' or '.join(FILE_FORMATS)},"
+                         f" not {args.format}")
+    if args.expiry_time is not None:
+        if args.format != "nfd":
+            raise UsageError("--expiry-time goes with --format nfd")
+        nfd_expiry_time(args.expiry_time)  # a bad time is refused before anything is judged
     result = labels(load_inventories(args.inventories), registry_of(args))
+    if to_files:
+        written = write_host_files(result, args.format, args.output_dir, force=args.force,
+                                   expiry_time=args.expiry_time)
+        if args.json:
+            form = labels_form(result)
+            form["files"] = [{"host": w.host, "path": w.path, "entries": w.entries, "changed": w.changed}
+                             for w in written]
+            _emit(out, form)
+            return 0
+        what = "labels" if args.format == "nfd" else "traits"
+        for done in written:
+            state = "wrote" if done.changed else "unchanged"
+            out.write(f"{state} {done.path}: host {done.host}, {done.entries} {what}\n")
+        return 0
     if args.json:
         _emit(out, labels_form(result))
         return 0

@@ -238,8 +238,16 @@ def inventory_from_form(data: Any, origin: str = "<inventory>") -> Inventory:
 
 
 def load_inventories(paths: Sequence[str]) -> List[Inventory]:
-    """Read inventory files: each holds one inventory document or a JSON array of them."""
+    """Read inventory files: each holds one inventory document or a JSON array of them.
+
+    Each host must have a host name (see :func:`vfiocompat.host.labels.host_name_problem`) and
+    appear once: a second document for the same host (names compared ignoring case, as DNS does)
+    is refused with both places named, never merged or silently preferred.
+    """
+    from .labels import host_name_problem
+
     inventories: List[Inventory] = []
+    seen: Dict[str, str] = {}
     for path in paths:
         try:
             with open(path, "rb") as handle:
@@ -255,5 +263,14 @@ def load_inventories(paths: Sequence[str]) -> List[Inventory]:
         documents = data if isinstance(data, list) else [data]
         for index, document in enumerate(documents):
             origin = path if not isinstance(data, list) else f"{path}[{index}]"
-            inventories.append(inventory_from_form(document, origin))
+            inventory = inventory_from_form(document, origin)
+            problem = host_name_problem(inventory.host)
+            if problem is not None:
+                raise UsageError(f"{origin}: host name {inventory.host!r} {problem}")
+            first = seen.get(inventory.host.lower())
+            if first is not None:
+                raise UsageError(f"host {inventory.host!r} has two inventories: {first} and {origin}; give each"
+                                 " host once")
+            seen[inventory.host.lower()] = origin
+            inventories.append(inventory)
     return inventories
