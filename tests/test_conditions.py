@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from typing import Any, Dict
+from typing import Any, Dict, Tuple
 
 import pytest
 from hypothesis import given
@@ -173,20 +173,119 @@ def test_table_overrides_code_message_and_hint() -> None:
     assert (failure.source_value, failure.target_value) == ("a", "b")
 
 
-@pytest.mark.parametrize(("spec", "data", "problem"), [
-    (TEXT, {"test": "target_ge_source"}, "needs a field of type"),
-    (UINT, {"test": "target_superset"}, "needs a field of type"),
-    (TEXT, {"test": "one_of", "values": ["a"]}, "needs side"),
-    (TEXT, {"test": "equal", "side": "source"}, "takes no 'side'"),
-    (VERSION, {"test": "upgrade_window"}, "max_steps"),
-    (VERSION, {"test": "upgrade_window", "min_steps": 3, "max_steps": 1}, "max_steps"),
-    (TEXT, {"test": "maps_to", "pairs": [["a"]]}, "pairs[0]"),
-    (UINT, {"test": "one_of", "side": "source", "values": ["x"]}, "values[0]"),
-    (TEXT, {"test": "bogus"}, "unknown test"),
+@pytest.mark.parametrize(("spec", "data", "problem", "at", "code"), [
+    (TEXT, {"test": "target_ge_source"}, "needs a field of type", (), "VC504"),
+    (UINT, {"test": "target_superset"}, "needs a field of type", (), "VC504"),
+    (TEXT, {"test": "one_of", "values": ["a"]}, "needs side", ("side",), "VC503"),
+    (TEXT, {"test": "equal", "side": "source"}, "takes no 'side'", ("side",), "VC503"),
+    (VERSION, {"test": "upgrade_window"}, "'max_steps' is required", (), "VC503"),
+    (VERSION, {"test": "upgrade_window", "min_steps": 3, "max_steps": 1}, "max_steps >= min_steps", ("max_steps",),
+     "VC504"),
+    (TEXT, {"test": "maps_to", "pairs": [["a"]]}, "[source value, target value]", ("pairs", 0), "VC503"),
+    (UINT, {"test": "one_of", "side": "source", "values": ["x"]}, "not a decimal integer", ("values", 0), "VC504"),
+    (TEXT, {"test": "bogus"}, "'bogus' is not one of 'equal'", ("test",), "VC503"),
 ])
-def test_inconsistent_conditions_are_refused(spec: FieldSpec, data: Dict[str, Any], problem: str) -> None:
-    with pytest.raises(ConditionError, match=re.escape(problem)):
+def test_inconsistent_conditions_are_refused(spec: FieldSpec, data: Dict[str, Any], problem: str,
+                                             at: Tuple[Any, ...], code: str) -> None:
+    with pytest.raises(ConditionError, match=re.escape(problem)) as caught:
         compile_condition({"field": spec.name, **data}, spec)
+    assert (caught.value.at, caught.value.code) == (at, code)
+
+
+# -- everything the schema refuses is refused here too (a cached table skips the schema) ---------------
+
+
+@pytest.mark.parametrize(("spec", "data", "at", "code"), [
+    (TEXT, {"test": "one_of", "side": "source", "vaules": ["a"]}, (), "VC503"),  # misspelt: would deny nothing
+    (TEXT, {"test": "one_of", "side": "left", "values": ["a"]}, ("side",), "VC503"),
+    (VERSION, {"test": "upgrade_window", "max_steps": "2"}, ("max_steps",), "VC503"),
+    (VERSION, {"test": "upgrade_window", "max_steps": True}, ("max_steps",), "VC503"),
+    (VERSION, {"test": "specifier", "side": "source", "spec": ">=1", "prereleases": "no"}, ("prereleases",), "VC503"),
+    (TEXT, {"test": "one_of", "side": "source", "values": [True]}, ("values", 0), "VC503"),
+    (TEXT, {"test": "one_of", "side": "source", "values": [["a"]]}, ("values", 0), "VC503"),
+    (TEXT, {"test": "one_of", "side": "source", "values": []}, ("values",), "VC503"),
+    (TEXT, {"test": "one_of", "side": "source", "values": "a"}, ("values",), "VC503"),
+    (TEXT, {"test": "one_of", "side": "source", "values": ["a"] * 10_001}, ("values",), "VC507"),
+    (TEXT, {"test": "one_of", "side": "source", "values": ["a" * 1025]}, ("values", 0), "VC507"),
+    (TEXT, {"test": "equal", "code": "VC201"}, ("code",), "VC503"),
+    (TEXT, {"test": "equal", "code": "lower"}, ("code",), "VC503"),
+    (TEXT, {"test": "equal", "message": ""}, ("message",), "VC503"),
+    (TEXT, {"test": "equal", "hint": "h" * 2001}, ("hint",), "VC507"),
+    (TEXT, {"test": "glob", "side": "source", "pattern": ""}, ("pattern",), "VC503"),
+    (MASK, {"test": "contains", "side": "source", "mask": "0xzz"}, ("mask",), "VC503"),
+    (MASK, {"test": "contains", "side": "source", "mask": "0x1", "values": ["a"]}, (), "VC503"),
+    # A key the test does not read would be ignored, and the rule would admit more than it says.
+    (VERSION, {"test": "target_ge_source", "spec": ">=2"}, ("spec",), "VC504"),
+    (TEXT, {"test": "equal", "values": ["a"]}, ("values",), "VC504"),
+])
+def test_shapes_the_schema_refuses_are_refused_by_the_compiler(spec: FieldSpec, data: Dict[str, Any],
+                                                               at: Tuple[Any, ...], code: str) -> None:
+    with pytest.raises(ConditionError) as caught:
+        compile_condition({"field": spec.name, **data}, spec)
+    assert (caught.value.at, caught.value.code) == (at, code), str(caught.value)
+
+
+# -- values no device_version can carry: the rule could never hold ----------------------------------------
+
+
+@pytest.mark.parametrize(("spec", "data", "at", "character"), [
+    (TEXT, {"test": "one_of", "side": "both", "values": ["w100", "\u0421100"]}, ("values", 1),
+     "U+0421 CYRILLIC CAPITAL LETTER ES"),
+    (TEXT, {"test": "one_of", "side": "both", "values": ["w 100"]}, ("values", 0), "U+0020 SPACE"),
+    (TEXT, {"test": "one_of", "side": "both", "values": ["w100\n"]}, ("values", 0), "U+000A a control character"),
+    (TEXT, {"test": "maps_to", "pairs": [["a", "b"], ["a", "\u0430"]]}, ("pairs", 1, 1),
+     "U+0430 CYRILLIC SMALL LETTER A"),
+    (CAPS, {"test": "contains", "side": "target", "values": ["a\u200bb"]}, ("values", 0),
+     "U+200B ZERO WIDTH SPACE"),
+    (TEXT, {"test": "glob", "side": "target", "pattern": "H100\u2011*"}, ("pattern",),
+     "U+2011 NON-BREAKING HYPHEN"),
+    (VERSION, {"test": "specifier", "side": "target", "spec": "===2.5.\u0417", "prereleases": False}, ("spec",),
+     "U+0417 CYRILLIC CAPITAL LETTER ZE"),
+    (DOTTED, {"test": "range", "side": "target", "min": "1.\uff10"}, ("min",), "U+FF10 FULLWIDTH DIGIT ZERO"),
+])
+def test_values_no_device_version_can_carry_are_refused(spec: FieldSpec, data: Dict[str, Any],
+                                                        at: Tuple[Any, ...], character: str) -> None:
+    with pytest.raises(ConditionError) as caught:
+        compile_condition({"field": spec.name, **data}, spec)
+    assert (caught.value.at, caught.value.code) == (at, "VC504")
+    assert character in str(caught.value) and "can never match" in str(caught.value)
+
+
+def test_a_specifier_keeps_its_spaces() -> None:
+    condition = compile_condition({"field": "fw", "test": "specifier", "side": "target", "spec": ">= 1.0, < 2",
+                                   "prereleases": False}, VERSION)
+    assert condition.holds({}, {"fw": v("1.5")}) and not condition.holds({}, {"fw": v("2.0")})
+
+
+def test_values_holding_a_separator_can_never_be_carried() -> None:
+    with pytest.raises(ConditionError, match="separates the fields") as caught:
+        compile_condition({"field": "model", "test": "one_of", "side": "source", "values": ["a;b"]}, TEXT, (";",))
+    assert caught.value.at == ("values", 0)
+    with pytest.raises(ConditionError, match="separates the items") as caught:
+        compile_condition({"field": "caps", "test": "contains", "side": "source", "values": ["a,b"]}, CAPS)
+    assert caught.value.at == ("values", 0)
+    # Without the separator the same value compiles.
+    assert compile_condition({"field": "model", "test": "one_of", "side": "source", "values": ["a-b"]}, TEXT, (";",))
+
+
+@pytest.mark.parametrize("key", ["message", "hint"])
+@pytest.mark.parametrize(("text", "character"), [
+    ("refused\ncompatible: 0x8086:1:x -> 0x8086:1:y", "U+000A"),
+    ("colour \x1b[32mgreen", "U+001B"),
+    ("carriage\rreturn", "U+000D"),
+    ("bidi \u202e override", "U+202E RIGHT-TO-LEFT OVERRIDE"),
+])
+def test_condition_text_is_one_printable_line(key: str, text: str, character: str) -> None:
+    with pytest.raises(ConditionError, match=re.escape(character)) as caught:
+        compile_condition({"field": "model", "test": "equal", key: text}, TEXT)
+    assert (caught.value.at, caught.value.code) == ((key,), "VC504")
+
+
+def test_maps_to_with_many_pairs_of_one_source_is_linear() -> None:
+    pairs = [["a", f"t{i}"] for i in range(10_000)]
+    condition = compile_condition({"field": "model", "test": "maps_to", "pairs": pairs}, TEXT)
+    assert condition.holds({"model": "a"}, {"model": "t9999"}) and not condition.holds({"model": "a"}, {"model": "x"})
+    assert condition.pin is not None and condition.pin[1] == frozenset({"a"})
 
 
 @pytest.mark.parametrize(("pattern", "text", "expected"), [

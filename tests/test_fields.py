@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from vfiocompat.errors import FieldFormatError
-from vfiocompat.fields import FieldSpec, StringFormat
+from vfiocompat.fields import FieldSpec, StringFormat, describe_character, text_fault, value_fault
 
 
 def spec(name: str, type_: str = "string", **kw: object) -> FieldSpec:
@@ -81,3 +81,35 @@ def test_hook_format_uses_the_hook_and_types_its_fields() -> None:
         fmt.parse("x")
     with pytest.raises(FieldFormatError, match="not text"):
         fmt.parse("x", hook=lambda text: {"n": 5})  # type: ignore[dict-item]
+
+
+@pytest.mark.parametrize(("char", "words"), [
+    ("\u0421", "U+0421 CYRILLIC CAPITAL LETTER ES"),
+    (" ", "U+0020 SPACE"),
+    ("\n", "U+000A a control character"),
+    ("\u202e", "U+202E RIGHT-TO-LEFT OVERRIDE"),
+    ("\ue000", "U+E000 a private-use character"),
+])
+def test_characters_are_described_by_name(char: str, words: str) -> None:
+    assert describe_character(char) == words
+
+
+def test_value_fault_is_the_device_version_alphabet() -> None:
+    assert value_fault("!~azAZ09:;=") is None and value_fault("") is None
+    assert "U+0020 SPACE" in (value_fault("a b") or "")
+    assert "U+00E9" in (value_fault("caf\u00e9") or "")
+
+
+def test_text_fault_allows_line_breaks_only_in_prose() -> None:
+    assert text_fault("plain text, with ünïcode") is None
+    assert "U+000A" in (text_fault("a\nb") or "")
+    assert text_fault("a\nb", lines=True) is None
+    assert "U+000D" in (text_fault("a\r\nb", lines=True) or "")
+    assert "U+0009" in (text_fault("a\tb", lines=True) or "")
+
+
+def test_separators_a_field_value_can_never_hold() -> None:
+    assert GVT_LIKE.separators_of(GVT_LIKE.fields[0]) == ("-",)
+    assert GVT_LIKE.separators_of(GVT_LIKE.fields[2]) == ()  # the rest field keeps its separators
+    assert KV.separators_of(KV.fields[0]) == (";",)
+    assert StringFormat(kind="hook", fields=(spec("n"),)).separators_of(spec("n")) == ()

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import dataclasses
 import operator
+import re
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, FrozenSet, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, Collection, Dict, FrozenSet, List, Mapping, Optional, Pattern, Sequence, Tuple, Union
 
-from .fields import FieldSpec
+from .fields import FieldSpec, text_fault, value_fault
 from .versions import VersionValue
 
 __all__ = [
@@ -24,6 +25,10 @@ __all__ = [
     "compile_condition",
     "glob_match",
     "render",
+    "PathParts",
+    "ConditionError",
+    "MAX_LIST_ITEMS",
+    "shown",
 ]
 
 PAIRWISE_TESTS = (
@@ -56,6 +61,25 @@ _DEFAULT_CODES = {
     "contains": "VC415",
 }
 _SIDES = ("source", "target", "both")
+#: Most ``values`` or ``pairs`` in one condition (the schema's ``maxItems``).
+MAX_LIST_ITEMS = 10_000
+_MAX_SCALAR = 1024
+_MAX_TEXT = 2000
+_MAX_PATTERN = 256
+#: The keys each test reads besides the common ones; any other key is a mistake the rule would ignore.
+_TEST_KEYS: Dict[str, Tuple[str, ...]] = {
+    "equal": (), "target_ge_source": (), "target_gt_source": (), "same_major_target_ge_source": (),
+    "upgrade_window": ("min_steps", "max_steps"), "target_superset": (), "maps_to": ("pairs",),
+    "one_of": ("values",), "glob": ("pattern",), "specifier": ("spec", "prereleases"), "range": ("min", "max"),
+    "contains": ("values", "mask"),
+}
+_COMMON_KEYS = ("field", "test", "side", "code", "message", "hint")
+_CONDITION_KEYS = frozenset(_COMMON_KEYS).union(*_TEST_KEYS.values())
+REASON_CODE = re.compile(r"[A-Z][A-Z0-9_-]{1,63}")
+_CORE_CODE = re.compile(r"VC[0-9]")
+_MASK = re.compile(r"(0[xX])?[0-9a-fA-F]{1,256}")
+
+PathParts = Tuple[Union[str, int], ...]
 
 
 @dataclass(frozen=True)
@@ -146,27 +170,175 @@ def glob_match(pattern: str, text: str) -> bool:
 
 
 class ConditionError(ValueError):
-    """A condition's data is inconsistent with its field; the message says why."""
+    """A table value is malformed or inconsistent with its field.
+
+    ``at`` is the path of the value within the entry checked (``("values", 2)``) and ``code``
+    the table code: VC503 for a shape the schema also refuses, VC507 for a limit, VC504 otherwise.
+    """
+
+    def __init__(self, message: str, at: PathParts = (), code: str = "VC504") -> None:
+        super().__init__(message)
+        self.at = tuple(at)
+        self.code = code
 
 
-def compile_condition(data: Mapping[str, Any], spec: FieldSpec) -> Condition:
-    """Build a :class:`Condition` from one table entry; raise :class:`ConditionError`."""
+# -- shapes: what the JSON Schema says, said again so no verdict rests on the schema having run ----------
+
+
+def shown(value: Any, limit: int = 80) -> str:
+    """``repr(value)`` cut to ``limit`` characters: a message quotes a table's value, never all 16 MB of it."""
+    if isinstance(value, (list, dict)) and len(value) > limit:
+        return f"a {type(value).__name__} of {len(value)} items"
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _names(keys: Sequence[str]) -> str:
+    listed = ", ".join(shown(key, 40) for key in keys[:5])
+    return listed if len(keys) <= 5 else f"{listed} and {len(keys) - 5} more"
+
+
+def need_keys(data: Mapping[str, Any], allowed: Collection[str], required: Sequence[str], at: PathParts) -> None:
+    """Refuse keys outside ``allowed`` (a misspelt key would be ignored) and missing ``required`` ones."""
+    extra = sorted(str(key) for key in data if key not in allowed)
+    if extra:
+        raise ConditionError(f"unknown key{'s' if len(extra) > 1 else ''} {_names(extra)}", at, "VC503")
+    for key in required:
+        if key not in data:
+            raise ConditionError(f"{key!r} is required", at, "VC503")
+
+
+def need_text(value: Any, at: PathParts, *, max_length: int, min_length: int = 1, lines: bool = False,
+              printable: bool = True) -> str:
+    """A string of the given length that is one line of printable text (``lines``: prose, line breaks allowed).
+
+    ``printable=False`` leaves the characters to the caller (a value is held to a device_version's alphabet).
+    """
+    if not isinstance(value, str):
+        raise ConditionError(f"{shown(value)} is not a string", at, "VC503")
+    if len(value) < min_length:
+        raise ConditionError("must not be empty", at, "VC503")
+    if len(value) > max_length:
+        raise ConditionError(f"is {len(value)} characters, over the limit of {max_length}", at, "VC507")
+    fault = text_fault(value, lines=lines) if printable else None
+    if fault is not None:
+        raise ConditionError(fault, at)
+    return value
+
+
+def need_match(value: Any, at: PathParts, pattern: Pattern[str], what: str) -> str:
+    """A string that the whole of ``pattern`` matches."""
+    if not isinstance(value, str) or pattern.fullmatch(value) is None:
+        raise ConditionError(f"{shown(value)} is not {what}", at, "VC503")
+    return value
+
+
+def need_code(value: Any, at: PathParts) -> str:
+    """A vendor reason code: ``[A-Z][A-Z0-9_-]{1,63}``, never one of the core's ``VCnnn``."""
+    need_match(value, at, REASON_CODE, "a reason code ([A-Z][A-Z0-9_-], 2 to 64 characters)")
+    if _CORE_CODE.match(value):
+        raise ConditionError(f"{value!r} is reserved (VC codes belong to the core)", at, "VC503")
+    return str(value)
+
+
+def need_bool(value: Any, at: PathParts) -> bool:
+    """``true`` or ``false``, never a string or a number that reads as one."""
+    if not isinstance(value, bool):
+        raise ConditionError(f"{shown(value)} is not true or false", at, "VC503")
+    return value
+
+
+def need_list(value: Any, at: PathParts, *, max_items: int, min_items: int = 0) -> List[Any]:
+    """A list of ``min_items`` to ``max_items`` items (counted before any item is looked at)."""
+    if not isinstance(value, list):
+        raise ConditionError(f"{type(value).__name__} is not a list", at, "VC503")
+    if len(value) < min_items:
+        raise ConditionError(f"needs at least {min_items} item{'s' if min_items > 1 else ''}", at, "VC503")
+    if len(value) > max_items:
+        raise ConditionError(f"{len(value)} items is over the limit of {max_items}", at, "VC507")
+    return value
+
+
+def _need_count(value: Any, at: PathParts) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConditionError(f"{shown(value)} is not a whole number >= 0", at, "VC503")
+    return value
+
+
+def _need_scalar(value: Any, at: PathParts) -> Union[str, int]:
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise ConditionError(f"{shown(value)} is not a string or a whole number", at, "VC503")
+    if isinstance(value, int) and value < 0:
+        raise ConditionError(f"{value} is negative", at, "VC503")
+    if isinstance(value, str) and len(value) > _MAX_SCALAR:
+        raise ConditionError(f"is {len(value)} characters, over the limit of {_MAX_SCALAR}", at, "VC507")
+    return value
+
+
+def compile_condition(data: Mapping[str, Any], spec: FieldSpec, separators: Sequence[str] = ()) -> Condition:
+    """Build a :class:`Condition` from one table entry; raise :class:`ConditionError`.
+
+    ``separators``: what splits the proprietary string around this field, which no value can contain.
+    """
+    need_keys(data, _CONDITION_KEYS, ("field", "test"), ())
     test = data["test"]
+    if test not in _TEST_KEYS:
+        allowed = ", ".join(map(repr, _TEST_KEYS))
+        raise ConditionError(f"{shown(test)} is not one of {allowed}", ("test",), "VC503")
     common = {
-        "code": data.get("code"),
-        "message": data.get("message"),
-        "hint": data.get("hint"),
+        "code": need_code(data["code"], ("code",)) if "code" in data else None,
+        "message": need_text(data["message"], ("message",), max_length=_MAX_TEXT) if "message" in data else None,
+        "hint": need_text(data["hint"], ("hint",), max_length=_MAX_TEXT) if "hint" in data else None,
     }
+    for key in data:
+        if key not in _COMMON_KEYS and key not in _TEST_KEYS[test]:
+            raise ConditionError(f"test {test!r} takes no {shown(key)}; the rule would ignore it", (key,))
+    reader = _Values(spec, tuple(separators))
     if test in PAIRWISE_TESTS:
         if "side" in data:
-            raise ConditionError(f"test {test!r} compares source with target; it takes no 'side'")
-        return _compile_pairwise(test, data, spec, common)
-    if test in UNARY_TESTS:
-        side = data.get("side")
-        if side not in _SIDES:
-            raise ConditionError(f"test {test!r} needs side = 'source', 'target' or 'both'")
-        return _compile_unary(test, side, data, spec, common)
-    raise ConditionError(f"unknown test {test!r}")
+            raise ConditionError(f"test {test!r} compares source with target; it takes no 'side'", ("side",),
+                                 "VC503")
+        return _compile_pairwise(test, data, spec, common, reader)
+    side = data.get("side")
+    if side not in _SIDES:
+        raise ConditionError(f"test {test!r} needs side = 'source', 'target' or 'both'", ("side",), "VC503")
+    return _compile_unary(test, side, data, spec, common, reader=reader)
+
+
+class _Values:
+    """Reads a condition's literal values as its field's typed values, refusing any no string can carry."""
+
+    def __init__(self, spec: FieldSpec, separators: Tuple[str, ...]) -> None:
+        self.spec = spec
+        self.separators = separators
+
+    def carried(self, text: str, at: PathParts) -> str:
+        """``text`` if some device_version's field could hold it."""
+        fault = value_fault(text)
+        if fault is not None:
+            raise ConditionError(f"{text!r} {fault}", at)
+        for separator in self.separators:
+            if separator in text:
+                raise ConditionError(f"{text!r} holds {separator!r}, which separates the fields of the string:"
+                                     f" no {self.spec.name!r} value can carry it", at)
+        return text
+
+    def convert(self, raw: Any, at: PathParts) -> Any:
+        """The typed value of one literal (text or a whole number)."""
+        raw = _need_scalar(raw, at)
+        if isinstance(raw, int) and self.spec.type in ("uint", "hex", "mask"):
+            return raw
+        text = self.carried(str(raw), at)
+        try:
+            return self.spec.convert(text)
+        except ValueError as error:
+            raise ConditionError(f"field {self.spec.name!r} {error}", at) from None
+
+    def listed(self, data: Mapping[str, Any], key: str) -> List[Any]:
+        """The list under ``key``: 1 to :data:`MAX_LIST_ITEMS` items."""
+        if key not in data:
+            raise ConditionError(f"{key!r} is required", (), "VC503")
+        return need_list(data[key], (key,), min_items=1, max_items=MAX_LIST_ITEMS)
 
 
 def _missing(side: str, name: str) -> Failure:
@@ -180,7 +352,8 @@ def _need_types(test: str, spec: FieldSpec, allowed: Sequence[str]) -> None:
         )
 
 
-def _compile_pairwise(test: str, data: Mapping[str, Any], spec: FieldSpec, common: Dict[str, Any]) -> Condition:
+def _compile_pairwise(test: str, data: Mapping[str, Any], spec: FieldSpec, common: Dict[str, Any],
+                      reader: _Values) -> Condition:
     name = spec.name
     code = _DEFAULT_CODES[test]
 
@@ -236,10 +409,12 @@ def _compile_pairwise(test: str, data: Mapping[str, Any], spec: FieldSpec, commo
 
     elif test == "upgrade_window":
         _need_types(test, spec, ("uint", "hex", "version"))
-        low = _count(data, "min_steps", 0) or 0
-        high = _count(data, "max_steps", None)
-        if high is None or high < low:
-            raise ConditionError("upgrade_window needs max_steps >= min_steps >= 0")
+        if "max_steps" not in data:
+            raise ConditionError("'max_steps' is required", (), "VC503")
+        low = _need_count(data.get("min_steps", 0), ("min_steps",))
+        high = _need_count(data["max_steps"], ("max_steps",))
+        if high < low:
+            raise ConditionError("upgrade_window needs max_steps >= min_steps >= 0", ("max_steps",))
         unit = "major releases" if spec.type == "version" else "steps"
         description = f"target.{name} is {low}..{high} {unit} newer than source.{name}"
         by_version = spec.type == "version"
@@ -272,10 +447,12 @@ def _compile_pairwise(test: str, data: Mapping[str, Any], spec: FieldSpec, commo
                            f"use a target whose {name} includes {lacks}", show(s), show(t))
 
     elif test == "maps_to":
-        pairs = _pairs(data, spec)
-        allowed: Dict[Any, FrozenSet[Any]] = {}
+        pairs = _pairs(data, reader)
+        gathered: Dict[Any, set[Any]] = {}
         for s_value, t_value in pairs:
-            allowed[s_value] = allowed.get(s_value, frozenset()) | {t_value}
+            # One set per source, frozen once: a union per pair would be quadratic in the pairs of a source.
+            gathered.setdefault(s_value, set()).add(t_value)
+        allowed = {key: frozenset(targets) for key, targets in gathered.items()}
         pin = (f"source:{name}", frozenset(allowed))
         safe = not spec.ordered or all(b >= a for a, b in pairs)
         description = f"source.{name} -> target.{name} in " + ", ".join(
@@ -313,42 +490,27 @@ def _compile_pairwise(test: str, data: Mapping[str, Any], spec: FieldSpec, commo
                      **common)
 
 
-def _count(data: Mapping[str, Any], key: str, default: Optional[int]) -> Optional[int]:
-    value = data.get(key, default)
-    if value is None:
-        return None
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise ConditionError(f"{key} must be a whole number >= 0")
-    return value
-
-
-def _convert(spec: FieldSpec, raw: Any, where: str) -> Any:
-    if isinstance(raw, bool) or not isinstance(raw, (str, int)):
-        raise ConditionError(f"{where}: {raw!r} must be text or a whole number")
-    if isinstance(raw, int) and spec.type in ("uint", "hex", "mask"):
-        if raw < 0:
-            raise ConditionError(f"{where}: {raw} is negative")
-        return raw
-    try:
-        return spec.convert(str(raw))
-    except ValueError as error:
-        raise ConditionError(f"{where}: field {spec.name!r} {error}") from None
-
-
-def _pairs(data: Mapping[str, Any], spec: FieldSpec) -> Tuple[Tuple[Any, Any], ...]:
-    raw = data.get("pairs")
-    if not isinstance(raw, list) or not raw:
-        raise ConditionError("maps_to needs pairs = [[source value, target value], ...]")
+def _pairs(data: Mapping[str, Any], reader: _Values) -> Tuple[Tuple[Any, Any], ...]:
+    raw = reader.listed(data, "pairs")
     pairs = []
     for index, item in enumerate(raw):
         if not isinstance(item, list) or len(item) != 2:
-            raise ConditionError(f"pairs[{index}] must be [source value, target value]")
-        pairs.append((_convert(spec, item[0], f"pairs[{index}][0]"), _convert(spec, item[1], f"pairs[{index}][1]")))
+            raise ConditionError("must be [source value, target value]", ("pairs", index), "VC503")
+        pairs.append((reader.convert(item[0], ("pairs", index, 0)), reader.convert(item[1], ("pairs", index, 1))))
     return tuple(pairs)
 
 
+def _item(reader: _Values, raw: Any, at: PathParts) -> str:
+    text = reader.carried(str(_need_scalar(raw, at)), at)
+    separator = reader.spec.item_separator
+    if separator in text:
+        raise ConditionError(f"{text!r} holds {separator!r}, which separates the items of set field"
+                             f" {reader.spec.name!r}: it can never be one item", at)
+    return text
+
+
 def _compile_unary(
-    test: str, side: str, data: Mapping[str, Any], spec: FieldSpec, common: Dict[str, Any]
+    test: str, side: str, data: Mapping[str, Any], spec: FieldSpec, common: Dict[str, Any], *, reader: _Values
 ) -> Condition:
     name = spec.name
     code = _DEFAULT_CODES[test]
@@ -360,10 +522,8 @@ def _compile_unary(
     complaint: Tuple[str, str]
 
     if test == "one_of":
-        values = data.get("values")
-        if not isinstance(values, list) or not values:
-            raise ConditionError("one_of needs a non-empty list of values")
-        allowed = frozenset(_convert(spec, v, f"values[{i}]") for i, v in enumerate(values))
+        listed = reader.listed(data, "values")
+        allowed = frozenset(reader.convert(v, ("values", i)) for i, v in enumerate(listed))
         pin_values = allowed
         listing = ", ".join(sorted(show(v) for v in allowed))
         description = f"{side}.{name} in [{listing}]"
@@ -372,9 +532,10 @@ def _compile_unary(
 
     elif test == "glob":
         _need_types(test, spec, ("string",))
-        pattern = data.get("pattern")
-        if not isinstance(pattern, str) or not pattern:
-            raise ConditionError("glob needs a non-empty pattern")
+        if "pattern" not in data:
+            raise ConditionError("'pattern' is required", (), "VC503")
+        pattern = need_text(data["pattern"], ("pattern",), max_length=_MAX_PATTERN, printable=False)
+        reader.carried(pattern, ("pattern",))
         description = f"{side}.{name} matches {pattern!r}"
 
         def accepts(value: Any) -> bool:
@@ -388,16 +549,20 @@ def _compile_unary(
         _need_types(test, spec, ("version",))
         if spec.scheme != "pep440":
             raise ConditionError("specifier works on pep440 versions; use range for other schemes")
-        text = data.get("spec")
-        prereleases = data.get("prereleases")
-        if not isinstance(prereleases, bool):
-            raise ConditionError("specifier needs prereleases = true or false, said explicitly")
+        if "prereleases" not in data:
+            raise ConditionError("specifier needs prereleases = true or false, said explicitly", (), "VC503")
+        prereleases = need_bool(data["prereleases"], ("prereleases",))
+        if "spec" not in data:
+            raise ConditionError("'spec' is required", (), "VC503")
+        text = need_text(data["spec"], ("spec",), max_length=_MAX_PATTERN, printable=False)
+        # Spaces are the specifier's own syntax (">= 1.0, < 2"); any other character must be one a version has.
+        reader.carried(text.replace(" ", ""), ("spec",))
         try:
-            specifier = SpecifierSet(text if isinstance(text, str) else "", prereleases=prereleases)
+            specifier = SpecifierSet(text, prereleases=prereleases)
         except InvalidSpecifier:
-            raise ConditionError(f"{text!r} is not a PEP 440 specifier") from None
-        if not isinstance(text, str) or not text.strip():
-            raise ConditionError("specifier needs a non-empty spec such as '>=535,<550'")
+            raise ConditionError(f"{text!r} is not a PEP 440 specifier", ("spec",)) from None
+        if not text.strip():
+            raise ConditionError("specifier needs a non-empty spec such as '>=535,<550'", ("spec",))
         description = f"{side}.{name} matches {text!r}"
 
         def accepts(value: Any) -> bool:
@@ -407,12 +572,12 @@ def _compile_unary(
 
     elif test == "range":
         _need_types(test, spec, ("uint", "hex", "version"))
-        low = _convert(spec, data["min"], "min") if "min" in data else None
-        high = _convert(spec, data["max"], "max") if "max" in data else None
+        low = reader.convert(data["min"], ("min",)) if "min" in data else None
+        high = reader.convert(data["max"], ("max",)) if "max" in data else None
         if low is None and high is None:
-            raise ConditionError("range needs min, max or both")
+            raise ConditionError("range needs min, max or both", (), "VC503")
         if low is not None and high is not None and high < low:
-            raise ConditionError("range has max below min")
+            raise ConditionError("range has max below min", ("max",))
         span = f"[{show(low) if low is not None else ''}, {show(high) if high is not None else ''}]"
         description = f"{side}.{name} in {span}"
 
@@ -423,13 +588,18 @@ def _compile_unary(
 
     elif test == "contains":
         _need_types(test, spec, ("set", "mask"))
+        if ("values" in data) == ("mask" in data):
+            raise ConditionError("contains needs values (a set field) or mask (a mask field), not both", (), "VC503")
         if spec.type == "set":
-            raw_values = data.get("values")
-            if not isinstance(raw_values, list) or not raw_values:
-                raise ConditionError("contains on a set needs a non-empty list of values")
-            needed: Any = frozenset(str(v) for v in raw_values)
+            if "values" not in data:
+                raise ConditionError("contains on a set field needs values", ("mask",))
+            listed = reader.listed(data, "values")
+            needed: Any = frozenset(_item(reader, v, ("values", i)) for i, v in enumerate(listed))
         else:
-            needed = _convert(spec, data.get("mask", ""), "mask")
+            if "mask" not in data:
+                raise ConditionError("contains on a mask field needs mask", ("values",))
+            needed = reader.convert(need_match(data["mask"], ("mask",), _MASK, "a hex mask of 1 to 256 digits"),
+                                    ("mask",))
         description = f"{side}.{name} contains {show(needed)}"
 
         def accepts(value: Any) -> bool:

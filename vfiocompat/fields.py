@@ -12,7 +12,9 @@ from the table:
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from typing import Any, Callable, Dict, Mapping, Optional, Tuple
 
 from .errors import FieldFormatError
@@ -25,6 +27,9 @@ __all__ = [
     "StringFormat",
     "FieldValues",
     "ParseFieldsHook",
+    "describe_character",
+    "value_fault",
+    "text_fault",
 ]
 
 FIELD_TYPES = ("string", "uint", "hex", "version", "set", "mask")
@@ -38,6 +43,36 @@ _MAX_MASK_BITS = 1024
 
 FieldValues = Mapping[str, Any]
 ParseFieldsHook = Callable[[str], Optional[Mapping[str, str]]]
+
+
+def describe_character(char: str) -> str:
+    """``U+0421 CYRILLIC CAPITAL LETTER ES``; control characters, which have no name, by their category."""
+    name = unicodedata.name(char, "")
+    if not name:
+        category = unicodedata.category(char)
+        name = {"Cc": "a control character", "Cs": "a lone surrogate", "Co": "a private-use character",
+                "Cn": "an unassigned code point"}.get(category, f"category {category}")
+    return f"U+{ord(char):04X} {name}"
+
+
+def value_fault(text: str) -> Optional[str]:
+    """Why no device_version can carry ``text`` (printable ASCII without spaces), or ``None``."""
+    for char in text:
+        if not ("!" <= char <= "~"):
+            return (f"has {describe_character(char)}; a device_version is printable ASCII without spaces,"
+                    " so this value can never match")
+    return None
+
+
+def text_fault(text: str, *, lines: bool = False) -> Optional[str]:
+    """Why ``text`` is not one line of printable text (``lines``: line breaks allowed), or ``None``."""
+    if text.isprintable():
+        return None
+    for char in text:
+        if not char.isprintable() and not (lines and char == "\n"):
+            kind = "prose" if lines else "one line"
+            return f"has {describe_character(char)}; table text is {kind} of printable characters"
+    return None
 
 
 @dataclass(frozen=True)
@@ -98,13 +133,23 @@ class StringFormat:
     pair_separator: str = ";"
     kv_separator: str = "="
     unknown_keys: str = "reject"
+    # Looked up for every key of every keyvalue string and every condition of a table: a dict, not a scan.
+    _by_name: Dict[str, FieldSpec] = dataclass_field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_by_name", {spec.name: spec for spec in self.fields})
 
     def field(self, name: str) -> Optional[FieldSpec]:
         """The declared field called ``name``, if any."""
-        for spec in self.fields:
-            if spec.name == name:
-                return spec
-        return None
+        return self._by_name.get(name)
+
+    def separators_of(self, spec: FieldSpec) -> Tuple[str, ...]:
+        """The separators no value of ``spec`` can contain, since they split the string around it."""
+        if self.kind == "delimited":
+            return () if spec.rest else (self.separator,)
+        if self.kind == "keyvalue":
+            return (self.pair_separator,)
+        return ()
 
     def split(self, proprietary: str, hook: Optional[ParseFieldsHook] = None) -> Dict[str, str]:
         """Split ``proprietary`` into raw field texts; raise :class:`FieldFormatError`."""

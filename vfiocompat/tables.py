@@ -9,12 +9,26 @@ rules is not scanned for each pair.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
-from typing import Any, Dict, FrozenSet, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, FrozenSet, List, Mapping, Optional, Sequence, Set, Tuple
 
-from .conditions import Condition, ConditionError, Failure, compile_condition
+from .conditions import (
+    Condition,
+    ConditionError,
+    Failure,
+    PathParts,
+    compile_condition,
+    need_bool,
+    need_code,
+    need_keys,
+    need_list,
+    need_match,
+    need_text,
+    shown,
+)
 from .errors import TableError
-from .fields import FIELD_TYPES, ORDERED_BY_DEFAULT, FieldSpec, StringFormat
+from .fields import FIELD_TYPES, ORDERED_BY_DEFAULT, FieldSpec, StringFormat, value_fault
 from .versions import SCHEMES
 
 __all__ = [
@@ -27,7 +41,11 @@ __all__ = [
     "TableClaims",
     "TableWarning",
     "Table",
+    "Place",
     "compile_table",
+    "compile_claims",
+    "compile_head_claims",
+    "spell_path",
 ]
 
 #: Most rules in one table.
@@ -38,6 +56,11 @@ MAX_CONDITIONS = 64
 MAX_TOTAL_CONDITIONS = 200_000
 #: Most fields in one format.
 MAX_FIELDS = 128
+#: Most prefixes one table claims, and the longest prefix.
+MAX_PREFIXES = 256
+MAX_PREFIX_LENGTH = 256
+#: Most examples in one table.
+MAX_EXAMPLES = 10_000
 _ORDERABLE = frozenset({"uint", "hex", "version"})
 
 
@@ -215,219 +238,317 @@ def _count_failures(rule: Rule, source: Mapping[str, Any], target: Mapping[str, 
     return count
 
 
-def compile_table(data: Mapping[str, Any], *, origin: str, plugin: str) -> Table:
+def spell_path(path: PathParts) -> str:
+    """A path as compile errors spell it when no document places it: ``rules[0].conditions[1].test``."""
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "$"
+
+
+#: Turns a path into the document into (location, path in the document's words), formatted once at the edge.
+Place = Callable[[PathParts], Tuple[str, str]]
+
+_TOP_KEYS = ("schema_version", "table", "format", "rules", "examples")
+_HEAD_KEYS = ("id", "vendor", "prefixes", "title", "description", "source_url", "notes")
+_FORMAT_KEYS = ("kind", "separator", "pair_separator", "kv_separator", "unknown_keys", "fields", "description", "notes")
+_FIELD_KEYS = ("name", "type", "ordered", "scheme", "item_separator", "optional", "rest", "description")
+_RULE_KEYS = ("id", "effect", "description", "source_url", "notes", "code", "message", "hint", "allow_downgrade",
+              "conditions")
+_EXAMPLE_KEYS = ("source", "target", "compatible", "code", "note")
+_IDENTIFIER = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+_FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,63}")
+_VENDOR = re.compile(r"0[xX][0-9a-fA-F]{1,8}")
+_URL = re.compile(r"https?://\S+")
+_EXAMPLE_CODE = re.compile(r"[A-Z][A-Z0-9_-]{1,63}")
+_PROSE = 10_000
+_TEXT = 2000
+
+
+class _Compiler:
+    """Checks every value of a table document as the schema does, and builds it; errors carry paths as tuples."""
+
+    def __init__(self, origin: str, place: Optional[Place]) -> None:
+        self.place: Place = place or (lambda path: (origin, spell_path(path)))
+
+    def fail(self, message: str, path: PathParts, rule: Optional[str] = None, code: str = "VC504") -> TableError:
+        location, words = self.place(path)
+        return TableError(message, code=code, location=location, path=words, rule=rule)
+
+    def need(self, check: Callable[..., Any], value: Any, path: PathParts, rule: Optional[str] = None,
+             **options: Any) -> Any:
+        """``check(value, (), **options)`` with its :class:`ConditionError` placed at ``path``."""
+        try:
+            return check(value, (), **options)
+        except ConditionError as error:
+            raise self.fail(str(error), path + error.at, rule, error.code) from None
+
+    def mapping(self, value: Any, path: PathParts, keys: Sequence[str], required: Sequence[str],
+                rule: Optional[str] = None) -> Mapping[str, Any]:
+        if not isinstance(value, Mapping):
+            raise self.fail(f"{' '.join(map(str, path[-1:])) or 'a table'} must be a table (mapping)", path, rule,
+                            "VC503")
+        self.need(lambda v, at: need_keys(v, keys, required, at), value, path, rule)
+        return value
+
+    def optional_text(self, raw: Mapping[str, Any], key: str, path: PathParts, rule: Optional[str] = None, *,
+                      max_length: int, lines: bool = False) -> Optional[str]:
+        if key not in raw:
+            return None
+        return str(self.need(need_text, raw[key], (*path, key), rule, max_length=max_length, min_length=0,
+                             lines=lines))
+
+    def url(self, raw: Mapping[str, Any], path: PathParts, rule: Optional[str] = None) -> Optional[str]:
+        if "source_url" not in raw:
+            return None
+        value = self.need(need_text, raw["source_url"], (*path, "source_url"), rule, max_length=2000)
+        return str(self.need(need_match, value, (*path, "source_url"), rule, pattern=_URL,
+                             what="an http(s) URL without spaces"))
+
+    def identifier(self, value: Any, path: PathParts, rule: Optional[str] = None) -> str:
+        return str(self.need(need_match, value, path, rule, pattern=_IDENTIFIER,
+                             what="an id of 1 to 128 characters [A-Za-z0-9._-]"))
+
+    def separator(self, value: Any, path: PathParts) -> str:
+        text = str(self.need(need_text, value, path, max_length=8))
+        fault = value_fault(text)
+        if fault is not None:
+            raise self.fail(f"separator {text!r} {fault}", path)
+        return text
+
+    # -- the parts of a table -------------------------------------------------------------------------
+
+    def top(self, data: Any) -> Mapping[str, Any]:
+        if not isinstance(data, Mapping):
+            raise self.fail("a table must be a mapping at the top level", (), code="VC503")
+        self.mapping(data, (), _TOP_KEYS, ("schema_version", "table", "format", "rules"))
+        version = data["schema_version"]
+        if type(version) is not int or version != 1:  # True == 1 in Python, but not in the schema
+            raise self.fail("schema_version must be 1", ("schema_version",), code="VC503")
+        return data
+
+    def claims(self, data: Mapping[str, Any]) -> TableClaims:
+        path: PathParts = ("table",)
+        head = self.mapping(data["table"], path, _HEAD_KEYS, ("id", "vendor", "prefixes"))
+        table_id = self.identifier(head["id"], (*path, "id"))
+        vendor = head["vendor"]
+        if not isinstance(vendor, str) or _VENDOR.fullmatch(vendor) is None:
+            raise self.fail(f"vendor must be a 32-bit hex id such as '0x8086', not {shown(vendor)}", (*path, "vendor"),
+                            code="VC503")
+        at: PathParts = (*path, "prefixes")
+        prefixes = self.need(need_list, head["prefixes"], at, min_items=1, max_items=MAX_PREFIXES)
+        seen: Set[str] = set()
+        for index, prefix in enumerate(prefixes):
+            text = str(self.need(need_text, prefix, (*at, index), max_length=MAX_PREFIX_LENGTH, min_length=0))
+            fault = value_fault(text)
+            if fault is not None:
+                raise self.fail(f"prefix {text!r} {fault}", (*at, index))
+            if text in seen:
+                raise self.fail(f"prefix {text!r} is listed twice", (*at, index), code="VC503")
+            seen.add(text)
+        return TableClaims(table_id, int(vendor[2:], 16), tuple(prefixes))
+
+    def head_texts(self, data: Mapping[str, Any]) -> Tuple[Optional[str], Optional[str]]:
+        head, path = data["table"], ("table",)
+        title = self.optional_text(head, "title", path, max_length=200)
+        self.optional_text(head, "description", path, max_length=_PROSE, lines=True)
+        self.optional_text(head, "notes", path, max_length=_PROSE, lines=True)
+        return title, self.url(head, path)
+
+    def format(self, value: Any) -> StringFormat:
+        path: PathParts = ("format",)
+        data = self.mapping(value, path, _FORMAT_KEYS, ("kind", "fields"))
+        kind = data["kind"]
+        if kind not in ("delimited", "keyvalue", "hook"):
+            raise self.fail("kind must be 'delimited', 'keyvalue' or 'hook'", (*path, "kind"), code="VC503")
+        self.optional_text(data, "description", path, max_length=_PROSE, lines=True)
+        self.optional_text(data, "notes", path, max_length=_PROSE, lines=True)
+        raw_fields = self.need(need_list, data["fields"], (*path, "fields"), min_items=1, max_items=MAX_FIELDS)
+        specs: List[FieldSpec] = []
+        names: Dict[str, int] = {}
+        for index, item in enumerate(raw_fields):
+            specs.append(self.field_spec(item, (*path, "fields", index), names))
+        if sum(spec.rest for spec in specs) > 1:
+            raise self.fail("at most one field may be rest = true", (*path, "fields"))
+        if kind != "delimited" and any(spec.rest for spec in specs):
+            raise self.fail("rest = true only applies to the delimited format", (*path, "fields"))
+        if kind == "delimited" and any(spec.optional for spec in specs):
+            raise self.fail("delimited fields cannot be optional; use the keyvalue format", (*path, "fields"))
+        separators = {
+            key: self.separator(data[key], (*path, key)) if key in data else default
+            for key, default in (("separator", "-"), ("pair_separator", ";"), ("kv_separator", "="))
+        }
+        unknown = data.get("unknown_keys", "reject")
+        if unknown not in ("reject", "ignore"):
+            raise self.fail("unknown_keys must be 'reject' or 'ignore'", (*path, "unknown_keys"), code="VC503")
+        return StringFormat(kind=kind, fields=tuple(specs), unknown_keys=unknown, **separators)
+
+    def field_spec(self, item: Any, path: PathParts, names: Dict[str, int]) -> FieldSpec:
+        raw = self.mapping(item, path, _FIELD_KEYS, ("name", "type"))
+        name = str(self.need(need_match, raw["name"], (*path, "name"), pattern=_FIELD_NAME,
+                             what="a field name ([A-Za-z_][A-Za-z0-9_.-], at most 64 characters)"))
+        kind_of = raw["type"]
+        if kind_of not in FIELD_TYPES:
+            raise self.fail(f"type must be one of {', '.join(FIELD_TYPES)}", (*path, "type"), code="VC503")
+        flags = {key: self.need(need_bool, raw[key], (*path, key)) for key in ("ordered", "optional", "rest")
+                 if key in raw}
+        ordered = flags.get("ordered", kind_of in ORDERED_BY_DEFAULT)
+        if ordered and kind_of not in _ORDERABLE:
+            raise self.fail(f"a {kind_of} field cannot be ordered", (*path, "ordered"))
+        scheme = raw.get("scheme", "pep440")
+        if scheme not in SCHEMES:
+            raise self.fail(f"scheme must be one of {', '.join(SCHEMES)}", (*path, "scheme"), code="VC503")
+        item_separator = self.separator(raw["item_separator"], (*path, "item_separator")) \
+            if "item_separator" in raw else ","
+        self.optional_text(raw, "description", path, max_length=_TEXT, lines=True)
+        if name in names:
+            raise self.fail(f"field {name!r} is declared twice", (*path, "name"))
+        names[name] = len(names)
+        return FieldSpec(name=name, type=kind_of, ordered=ordered, scheme=scheme, item_separator=item_separator,
+                         optional=flags.get("optional", False), rest=flags.get("rest", False))
+
+    def rule(self, item: Any, index: int, fmt: StringFormat, shared: Dict[str, Condition]) -> Rule:
+        path: PathParts = ("rules", index)
+        rule_id = item.get("id") if isinstance(item, Mapping) and isinstance(item.get("id"), str) else None
+        raw = self.mapping(item, path, _RULE_KEYS, ("id", "effect"), rule_id)
+        rule_id = self.identifier(raw["id"], (*path, "id"))
+        effect = raw["effect"]
+        if effect not in ("allow", "deny"):
+            raise self.fail("effect must be 'allow' or 'deny'", (*path, "effect"), rule_id, code="VC503")
+        description, notes = (self.optional_text(raw, key, path, rule_id, max_length=_PROSE, lines=True)
+                              for key in ("description", "notes"))
+        message, hint = (self.optional_text(raw, key, path, rule_id, max_length=_TEXT) for key in ("message", "hint"))
+        source_url = self.url(raw, path, rule_id)
+        code = self.need(need_code, raw["code"], (*path, "code"), rule_id) if "code" in raw else None
+        raw_conditions = self.need(need_list, raw.get("conditions", []), (*path, "conditions"), rule_id,
+                                   max_items=MAX_CONDITIONS)
+        if effect == "deny" and not raw_conditions:
+            raise self.fail("a deny rule needs at least one condition", (*path, "conditions"), rule_id)
+        conditions = [self.condition(entry, (*path, "conditions", number), rule_id, fmt, shared)
+                      for number, entry in enumerate(raw_conditions)]
+        downgrade = self.allow_downgrade(raw, path, rule_id, fmt)
+        if effect == "allow":
+            safe: FrozenSet[str] = frozenset(c.field for c in conditions if c.direction_safe)
+            for spec in fmt.fields:
+                if spec.ordered and spec.name not in safe and spec.name not in downgrade:
+                    raise self.fail(
+                        f"admits a target older than the source on ordered field {spec.name!r}; constrain it"
+                        " (equal, target_ge_source, same_major_target_ge_source, upgrade_window) or list it"
+                        " in allow_downgrade",
+                        path, rule_id, code="VC505",
+                    )
+        return Rule(id=rule_id, effect=effect, conditions=tuple(conditions), index=index, description=description,
+                    notes=notes, source_url=source_url, code=code, message=message, hint=hint,
+                    allow_downgrade=downgrade)
+
+    def condition(self, entry: Any, path: PathParts, rule_id: str, fmt: StringFormat,
+                  shared: Dict[str, Condition]) -> Condition:
+        if not isinstance(entry, Mapping):
+            raise self.fail("a condition must be a table (mapping)", path, rule_id, "VC503")
+        name = entry.get("field")
+        if not isinstance(name, str):
+            raise self.fail(f"field must be a field name, not {shown(name)}", (*path, "field"), rule_id, "VC503")
+        spec = fmt.field(name)
+        if spec is None:
+            known = ", ".join(s.name for s in fmt.fields)
+            raise self.fail(f"unknown field {shown(name)}; the format declares {known}", (*path, "field"), rule_id)
+        # Large tables repeat the same condition in many rules; one compiled copy serves them all.
+        key = json.dumps(entry, sort_keys=True, default=repr)
+        condition = shared.get(key)
+        if condition is None:
+            try:
+                condition = shared[key] = compile_condition(entry, spec, fmt.separators_of(spec))
+            except ConditionError as error:
+                raise self.fail(str(error), path + error.at, rule_id, error.code) from None
+        return condition
+
+    def allow_downgrade(self, raw: Mapping[str, Any], path: PathParts, rule_id: str,
+                        fmt: StringFormat) -> Tuple[str, ...]:
+        at: PathParts = (*path, "allow_downgrade")
+        names = self.need(need_list, raw.get("allow_downgrade", []), at, rule_id, max_items=MAX_FIELDS)
+        for number, name in enumerate(names):
+            if not isinstance(name, str):
+                raise self.fail(f"{shown(name)} is not a field name", (*at, number), rule_id, "VC503")
+            if name in names[:number]:
+                raise self.fail(f"{name!r} is listed twice", (*at, number), rule_id, "VC503")
+            spec = fmt.field(name)
+            if spec is None or not spec.ordered:
+                raise self.fail(f"allow_downgrade names {shown(name)}, which is not an ordered field", at, rule_id)
+        return tuple(names)
+
+    def example(self, item: Any, index: int) -> Example:
+        path: PathParts = ("examples", index)
+        raw = self.mapping(item, path, _EXAMPLE_KEYS, ("source", "target", "compatible"))
+        # Sources and targets are device_versions: the examples' run judges them, unreadable ones included.
+        sides = [self._side(raw[key], (*path, key)) for key in ("source", "target")]
+        compatible = self.need(need_bool, raw["compatible"], (*path, "compatible"))
+        code = self.need(need_match, raw["code"], (*path, "code"), pattern=_EXAMPLE_CODE,
+                         what="a reason code") if "code" in raw else None
+        note = self.optional_text(raw, "note", path, max_length=_TEXT)
+        return Example(source=sides[0], target=sides[1], compatible=compatible, code=code, note=note)
+
+    def _side(self, value: Any, path: PathParts) -> str:
+        if not isinstance(value, str) or not value:
+            raise self.fail("must be a non-empty string", path, code="VC503")
+        if len(value) > 1024:
+            raise self.fail(f"is {len(value)} characters, over the limit of 1024", path, code="VC507")
+        return value
+
+
+def compile_claims(data: Any, *, origin: str, place: Optional[Place] = None) -> TableClaims:
+    """What a table document claims (id, vendor id, prefixes), checked as :func:`compile_table` checks them.
+
+    Routing reads claims from the table's own bytes, never from anything remembered about them.
+    """
+    compiler = _Compiler(origin, place)
+    return compiler.claims(compiler.top(data))
+
+
+def compile_head_claims(head: Any, *, origin: str) -> TableClaims:
+    """The claims of a table's ``[table]`` section alone, checked as :func:`compile_table` checks them."""
+    return _Compiler(origin, None).claims({"table": head})
+
+
+def compile_table(data: Mapping[str, Any], *, origin: str, plugin: str, place: Optional[Place] = None) -> Table:
     """Build a :class:`Table` from a decoded table document; raise :class:`TableError`.
 
-    The document is expected to have passed the JSON Schema, but nothing here relies on it:
-    every value is checked again so a schema gap cannot turn into a crash.
+    Everything the JSON Schema refuses is refused here too (unknown keys, wrong types, lengths),
+    so no verdict depends on the schema having run: the schema is for diagnostics.
+    ``place`` spells error paths in the document's words (default: ``rules[0].id``).
     """
-    def fail(message: str, path: str, rule: Optional[str] = None, code: str = "VC504") -> TableError:
-        return TableError(message, code=code, location=origin, path=path, rule=rule)
-
-    if not isinstance(data, Mapping):
-        raise fail("a table must be a mapping at the top level", "$", code="VC503")
-    if data.get("schema_version") != 1:
-        raise fail("schema_version must be 1", "schema_version", code="VC503")
-    head = _mapping(data.get("table"), "table", fail)
-    table_id = _text(head.get("id"), "table.id", fail)
-    vendor_id = _vendor(head.get("vendor"), fail)
-    prefixes = head.get("prefixes")
-    if not isinstance(prefixes, list) or not prefixes or not all(isinstance(p, str) for p in prefixes):
-        raise fail("prefixes must be a non-empty list of strings", "table.prefixes", code="VC503")
-    fmt = _compile_format(_mapping(data.get("format"), "format", fail), fail)
-    raw_rules = data.get("rules", [])
-    if not isinstance(raw_rules, list):
-        raise fail("rules must be a list", "rules", code="VC503")
-    if len(raw_rules) > MAX_RULES:
-        raise fail(f"{len(raw_rules)} rules is over the limit of {MAX_RULES}", "rules", code="VC507")
+    compiler = _Compiler(origin, place)
+    top = compiler.top(data)
+    claims = compiler.claims(top)
+    title, source_url = compiler.head_texts(top)
+    fmt = compiler.format(top["format"])
+    raw_rules = compiler.need(need_list, top["rules"], ("rules",), max_items=MAX_RULES)
     rules: List[Rule] = []
     warnings: List[TableWarning] = []
-    # Large tables repeat the same condition in many rules; one compiled copy serves them all.
     shared: Dict[str, Condition] = {}
     seen: Dict[str, int] = {}
     for index, raw in enumerate(raw_rules):
-        rule = _compile_rule(raw, index, fmt, fail, shared)
+        rule = compiler.rule(raw, index, fmt, shared)
         if rule.id in seen:
-            raise fail(f"duplicate rule id (first at rules[{seen[rule.id]}])", f"rules[{index}].id", rule.id)
+            raise compiler.fail(f"duplicate rule id (first at rules[{seen[rule.id]}])", ("rules", index, "id"),
+                                rule.id)
         seen[rule.id] = index
         rules.append(rule)
         for name in rule.allow_downgrade:
             warnings.append(TableWarning(
                 "VC551", f"admits a target older than the source on field {name!r} (allow_downgrade)", rule.id,
             ))
-    raw_examples = _list(data.get("examples", []), "examples", fail)
-    examples = tuple(_compile_example(raw, i, fail) for i, raw in enumerate(raw_examples))
+    raw_examples = compiler.need(need_list, top.get("examples", []), ("examples",), max_items=MAX_EXAMPLES)
+    examples = tuple(compiler.example(raw, i) for i, raw in enumerate(raw_examples))
     return Table(
-        id=table_id,
-        vendor_id=vendor_id,
-        prefixes=tuple(prefixes),
+        id=claims.table_id,
+        vendor_id=claims.vendor_id,
+        prefixes=claims.prefixes,
         format=fmt,
         rules=tuple(rules),
         examples=examples,
         plugin=plugin,
         origin=origin,
-        title=head.get("title") if isinstance(head.get("title"), str) else None,
-        source_url=head.get("source_url") if isinstance(head.get("source_url"), str) else None,
+        title=title,
+        source_url=source_url,
         warnings=tuple(warnings),
-    )
-
-
-def _mapping(value: Any, path: str, fail: Any) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
-        raise fail(f"{path} must be a table (mapping)", path, code="VC503")
-    return value
-
-
-def _list(value: Any, path: str, fail: Any) -> List[Any]:
-    if not isinstance(value, list):
-        raise fail(f"{path} must be a list", path, code="VC503")
-    return value
-
-
-def _text(value: Any, path: str, fail: Any) -> str:
-    if not isinstance(value, str) or not value:
-        raise fail("must be a non-empty string", path, code="VC503")
-    return value
-
-
-def _vendor(value: Any, fail: Any) -> int:
-    text = value if isinstance(value, str) else ""
-    digits = text[2:] if text[:2] in ("0x", "0X") else ""
-    if not digits or len(digits) > 8 or not set(digits) <= set("0123456789abcdefABCDEF"):
-        raise fail(f"vendor must be a 32-bit hex id such as '0x8086', not {value!r}", "table.vendor", code="VC503")
-    return int(digits, 16)
-
-
-def _compile_format(data: Mapping[str, Any], fail: Any) -> StringFormat:
-    kind = data.get("kind")
-    if kind not in ("delimited", "keyvalue", "hook"):
-        raise fail("kind must be 'delimited', 'keyvalue' or 'hook'", "format.kind", code="VC503")
-    raw_fields = _list(data.get("fields"), "format.fields", fail)
-    if not raw_fields or len(raw_fields) > MAX_FIELDS:
-        raise fail(f"format needs 1 to {MAX_FIELDS} fields", "format.fields", code="VC507")
-    specs: List[FieldSpec] = []
-    for index, item in enumerate(raw_fields):
-        path = f"format.fields[{index}]"
-        raw = _mapping(item, path, fail)
-        name = _text(raw.get("name"), f"{path}.name", fail)
-        kind_of = raw.get("type")
-        if kind_of not in FIELD_TYPES:
-            raise fail(f"type must be one of {', '.join(FIELD_TYPES)}", f"{path}.type", code="VC503")
-        ordered = raw.get("ordered", kind_of in ORDERED_BY_DEFAULT)
-        if ordered and kind_of not in _ORDERABLE:
-            raise fail(f"a {kind_of} field cannot be ordered", f"{path}.ordered")
-        scheme = raw.get("scheme", "pep440")
-        if scheme not in SCHEMES:
-            raise fail(f"scheme must be one of {', '.join(SCHEMES)}", f"{path}.scheme", code="VC503")
-        if any(spec.name == name for spec in specs):
-            raise fail(f"field {name!r} is declared twice", f"{path}.name")
-        specs.append(FieldSpec(
-            name=name,
-            type=kind_of,
-            ordered=bool(ordered),
-            scheme=scheme,
-            item_separator=raw.get("item_separator", ","),
-            optional=bool(raw.get("optional", False)),
-            rest=bool(raw.get("rest", False)),
-        ))
-    if sum(spec.rest for spec in specs) > 1:
-        raise fail("at most one field may be rest = true", "format.fields")
-    if kind != "delimited" and any(spec.rest for spec in specs):
-        raise fail("rest = true only applies to the delimited format", "format.fields")
-    if kind == "delimited" and any(spec.optional for spec in specs):
-        raise fail("delimited fields cannot be optional; use the keyvalue format", "format.fields")
-    separators = {
-        key: data.get(key, default)
-        for key, default in (("separator", "-"), ("pair_separator", ";"), ("kv_separator", "="))
-    }
-    for key, value in separators.items():
-        if not isinstance(value, str) or not value:
-            raise fail("must be a non-empty string", f"format.{key}", code="VC503")
-    unknown = data.get("unknown_keys", "reject")
-    if unknown not in ("reject", "ignore"):
-        raise fail("unknown_keys must be 'reject' or 'ignore'", "format.unknown_keys", code="VC503")
-    return StringFormat(kind=kind, fields=tuple(specs), unknown_keys=unknown, **separators)
-
-
-def _compile_rule(raw: Any, index: int, fmt: StringFormat, fail: Any, shared: Dict[str, Condition]) -> Rule:
-    path = f"rules[{index}]"
-    raw = _mapping(raw, path, fail)
-    rule_id = _text(raw.get("id"), f"{path}.id", fail)
-    effect = raw.get("effect")
-    if effect not in ("allow", "deny"):
-        raise fail("effect must be 'allow' or 'deny'", f"{path}.effect", rule_id, code="VC503")
-    raw_conditions = _list(raw.get("conditions", []), f"{path}.conditions", fail)
-    if len(raw_conditions) > MAX_CONDITIONS:
-        raise fail(f"more than {MAX_CONDITIONS} conditions", f"{path}.conditions", rule_id, code="VC507")
-    if effect == "deny" and not raw_conditions:
-        raise fail("a deny rule needs at least one condition", f"{path}.conditions", rule_id)
-    conditions: List[Condition] = []
-    for number, entry in enumerate(raw_conditions):
-        where = f"{path}.conditions[{number}]"
-        item = _mapping(entry, where, fail)
-        name = item.get("field")
-        spec = fmt.field(name) if isinstance(name, str) else None
-        if spec is None:
-            known = ", ".join(s.name for s in fmt.fields)
-            raise fail(f"unknown field {name!r}; the format declares {known}", f"{where}.field", rule_id)
-        try:
-            key = json.dumps(item, sort_keys=True, default=repr)
-            condition = shared.get(key)
-            if condition is None:
-                condition = shared[key] = compile_condition(item, spec)
-            conditions.append(condition)
-        except ConditionError as error:
-            raise fail(str(error), where, rule_id) from None
-        except (KeyError, TypeError) as error:
-            raise fail(f"malformed condition ({error})", where, rule_id, code="VC503") from None
-    downgrade = raw.get("allow_downgrade", [])
-    if not isinstance(downgrade, list) or not all(isinstance(n, str) for n in downgrade):
-        raise fail("allow_downgrade must be a list of field names", f"{path}.allow_downgrade", rule_id, code="VC503")
-    for name in downgrade:
-        spec = fmt.field(name)
-        if spec is None or not spec.ordered:
-            raise fail(f"allow_downgrade names {name!r}, which is not an ordered field",
-                       f"{path}.allow_downgrade", rule_id)
-    if effect == "allow":
-        safe: FrozenSet[str] = frozenset(c.field for c in conditions if c.direction_safe)
-        for spec in fmt.fields:
-            if spec.ordered and spec.name not in safe and spec.name not in downgrade:
-                raise fail(
-                    f"admits a target older than the source on ordered field {spec.name!r}; constrain it"
-                    " (equal, target_ge_source, same_major_target_ge_source, upgrade_window) or list it"
-                    " in allow_downgrade",
-                    path, rule_id, code="VC505",
-                )
-    return Rule(
-        id=rule_id,
-        effect=effect,
-        conditions=tuple(conditions),
-        index=index,
-        description=_optional_text(raw, "description"),
-        notes=_optional_text(raw, "notes"),
-        source_url=_optional_text(raw, "source_url"),
-        code=_optional_text(raw, "code"),
-        message=_optional_text(raw, "message"),
-        hint=_optional_text(raw, "hint"),
-        allow_downgrade=tuple(downgrade),
-    )
-
-
-def _optional_text(raw: Mapping[str, Any], key: str) -> Optional[str]:
-    value = raw.get(key)
-    return value if isinstance(value, str) else None
-
-
-def _compile_example(raw: Any, index: int, fail: Any) -> Example:
-    path = f"examples[{index}]"
-    raw = _mapping(raw, path, fail)
-    compatible = raw.get("compatible")
-    if not isinstance(compatible, bool):
-        raise fail("compatible must be true or false", f"{path}.compatible", code="VC503")
-    return Example(
-        source=_text(raw.get("source"), f"{path}.source", fail),
-        target=_text(raw.get("target"), f"{path}.target", fail),
-        compatible=compatible,
-        code=_optional_text(raw, "code"),
-        note=_optional_text(raw, "note"),
     )
