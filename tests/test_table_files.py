@@ -1,11 +1,15 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import Any, List, Tuple
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from vfiocompat.errors import TableError
-from vfiocompat.table_files import MAX_DEPTH, format_path, locate, read_table
+from vfiocompat.table_files import MAX_DEPTH, decode_head, decode_table, format_path, locate, read_table
 
 from .conftest import ACME_TABLE
 
@@ -132,3 +136,74 @@ def test_json_duplicate_keys_are_refused(tmp_path: Path) -> None:
     with pytest.raises(TableError) as caught:
         read_table(path)
     assert caught.value.code == "VC502" and "'effect' appears twice" in caught.value.message
+
+
+def test_lines_and_headers_are_indexed_once(tmp_path: Path) -> None:
+    path = tmp_path / "t.toml"
+    path.write_text("a = 1\n[table]\nid = 'x'\n[[rules]]\nid = 'r0'\n[[ rules ]]\nid = 'r1'\n")
+    document = read_table(path)
+    assert document.lines is document.lines  # split once, then kept
+    assert document.headers == {"[table]": [1], "[[rules]]": [3, 5]}
+    assert locate(document, ("rules", 1, "id")) == 7
+    assert locate(document, ("rules", 2, "id")) is None
+    assert locate(document, ("table", "id")) == 3
+
+
+HEAD_TOML = ('schema_version = 1\n\n[table]\nid = "t"\nvendor = "0xfffe"\nprefixes = ["k="]\n\n'
+             '[format]\nkind = "keyvalue"\n')
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    (HEAD_TOML, {"id": "t", "vendor": "0xfffe", "prefixes": ["k="]}),
+    # A [table] line inside a string is text, not the table: what decodes is what the file holds, or nothing.
+    ('x = """\n[table]\nid = "evil"\n"""\ntable = { id = "t" }\n', {"id": "t"}),
+    ('x = """\n[table]\nid = "evil"\n"""\n[table]\nid = "t"\n', None),
+    ('x = """\n[table]\nid = "evil"\nprefixes = ["e="]\n[format]\n"""\n', None),
+    ('table = { id = "t", prefixes = ["k="] }\n', None),
+    ('[ table ]\nid = "t"\n', None),
+    ('[table]\nprefixes = [\n  "a",\n[format]\n', None),
+    ('[table]\nid = "t"\n[table.more]\nx = 1\n', {"id": "t"}),
+])
+def test_the_table_section_decodes_alone_or_not_at_all(text: str, expected: Any) -> None:
+    assert decode_head(text.encode("utf-8"), "t.toml") == expected
+
+
+def test_json_heads_are_decoded_with_the_whole_file() -> None:
+    assert decode_head(b'{"table": {"id": "t"}}', "t.json") is None
+
+
+_TRICKY_LINES = ['"""', "'''", "[table]", "[format]", "[[rules]]", 'prefixes = ["x="]', 'id = "evil"', "x = [",
+                 "]", 'notes = """', "table.id = 'dotted'", "[table.more]", "# [table]", 'a = "[table]"', ""]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 12), st.sampled_from(_TRICKY_LINES)), max_size=6))
+def test_a_decoded_head_is_what_the_whole_file_holds(inserts: List[Tuple[int, str]]) -> None:
+    lines = HEAD_TOML.splitlines()
+    for at, line in inserts:
+        lines.insert(min(at, len(lines)), line)
+    raw = ("\n".join(lines) + "\n").encode("utf-8")
+    head = decode_head(raw, "t.toml")
+    try:
+        whole = read_raw_document(raw)
+    except TableError:
+        return  # the file is refused when compiled; what routed it does not matter then
+    if head is not None:
+        table = whole.get("table")
+        assert isinstance(table, dict)
+        assert {k: table[k] for k in head} == head  # a later [table.x] may add keys; none changes
+
+
+def read_raw_document(raw: bytes) -> Any:
+    return decode_table(raw, "t.toml", "t.toml").data
+
+
+def test_a_fifo_or_device_is_refused_without_blocking(tmp_path: Path) -> None:
+    fifo = tmp_path / "t.toml"
+    os.mkfifo(fifo)
+    with pytest.raises(TableError, match="not a regular file"):
+        read_table(fifo)
+    link = tmp_path / "zero.toml"
+    link.symlink_to("/dev/zero")
+    with pytest.raises(TableError, match="not a regular file"):
+        read_table(link)

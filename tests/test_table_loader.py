@@ -2,13 +2,13 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
-from typing import Any, Callable, Dict
+from typing import Any, Callable, Dict, List
 
 import pytest
 
 from vfiocompat.errors import TableError
 from vfiocompat.table_files import read_table
-from vfiocompat.table_loader import load_table, schema_errors
+from vfiocompat.table_loader import MAX_REPORTED_ERRORS, load_table, schema_errors
 
 from .conftest import BASE_TABLE
 
@@ -80,3 +80,110 @@ def test_counts_are_refused_before_the_schema_walks_them(write_table: Write, mon
     many = broken(lambda d: d["rules"].extend(copy.deepcopy(d["rules"][0]) for _ in range(2)))
     with pytest.raises(TableError, match="in all is over the limit of 3"):
         load_table(write_table(many), plugin="p")
+
+
+def many_errors(count: int) -> Dict[str, Any]:
+    data = copy.deepcopy(BASE_TABLE)
+    data["rules"] = [{"id": f"r{i}", "effect": "deny", "colour": "red", "conditions": [{"field": "k", "test": "equal"}]}
+                     for i in range(count)]
+    return data
+
+
+def test_many_schema_errors_report_the_first_and_a_count(write_table: Write, monkeypatch: pytest.MonkeyPatch) -> None:
+    from vfiocompat import table_files, table_loader
+
+    located: List[Any] = []
+    real = table_files.locate
+
+    def counting(document: Any, path: Any) -> Any:
+        located.append(path)
+        return real(document, path)
+
+    monkeypatch.setattr(table_loader, "locate", counting)
+    document = read_table(write_table(many_errors(500)))
+    errors = schema_errors(document)
+    assert len(errors) == MAX_REPORTED_ERRORS + 1
+    assert [e.rule for e in errors[:3]] == ["r0", "r1", "r2"]  # document order
+    assert errors[-1].message.endswith("480 more schema errors not shown (500 in all)")
+    assert len(located) == MAX_REPORTED_ERRORS  # one look-up per reported error, not per error
+    # Lines are still right: the error of r2 points at its [[rules]] section.
+    line = int(errors[2].location.rsplit(":", 1)[1])
+    assert document.lines[line - 1] == "[[rules]]" and document.lines[line] == 'id = "r2"'
+
+
+def test_the_text_is_split_into_lines_once(write_table: Write, monkeypatch: pytest.MonkeyPatch) -> None:
+    document = read_table(write_table(many_errors(50)))
+    splits: List[int] = []
+    text = document.text
+
+    class Counting(str):
+        def splitlines(self, keepends: bool = False) -> List[str]:  # type: ignore[override]
+            splits.append(1)
+            return str.splitlines(self, keepends)
+
+    object.__setattr__(document, "text", Counting(text))
+    schema_errors(document, limit=50)
+    assert splits == [1]
+
+
+def test_an_over_long_values_list_is_refused_before_the_schema_walks_it(write_table: Write,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from vfiocompat import table_loader
+
+    def schema_must_not_run(document: Any, limit: int = 0) -> Any:
+        raise AssertionError("the schema ran on an oversized list")
+
+    monkeypatch.setattr(table_loader, "schema_errors", schema_must_not_run)
+    for key, item in (("values", "m"), ("pairs", ["a", "b"])):
+        test = "one_of" if key == "values" else "maps_to"
+        condition: Dict[str, Any] = {"field": "k", "test": test, key: [item] * 10_001}
+        if key == "values":
+            condition["side"] = "source"
+        rule = {"id": "long", "effect": "deny", "conditions": [condition]}
+        data = broken(lambda d, rule=rule: d["rules"].append(rule))
+        with pytest.raises(TableError) as caught:
+            load_table(write_table(data, syntax="json"), plugin="p")
+        assert caught.value.code == "VC507" and caught.value.rule == "long"
+        assert f"10001 {key} is over the limit of 10000" in caught.value.message
+        assert caught.value.path == f"$.rules[1].conditions[0].{key}"
+
+
+@pytest.mark.parametrize(("change", "fragment"), [
+    (lambda d: d["table"].update(prefixes=[f"p{i}" for i in range(257)]), "257 prefixes"),
+    (lambda d: d["format"].update(fields=[{"name": f"f{i}", "type": "string"} for i in range(129)]), "129 fields"),
+    (lambda d: d.update(examples=[{"source": "a", "target": "b", "compatible": True}] * 10_001), "10001 examples"),
+    (lambda d: d["rules"][0].update(allow_downgrade=["v"] * 129), "129 allow_downgrade names"),
+])
+def test_other_counts_are_refused_before_the_schema(write_table: Write, change: Any, fragment: str) -> None:
+    from vfiocompat.table_loader import check_counts
+
+    with pytest.raises(TableError, match=fragment) as caught:
+        check_counts(read_table(write_table(broken(change), syntax="json")))
+    assert caught.value.code == "VC507"
+
+
+def test_compile_errors_are_placed_in_the_documents_words(write_table: Write) -> None:
+    deny = {"id": "deny-cyrillic", "effect": "deny", "code": "BAD",
+            "conditions": [{"field": "k", "test": "one_of", "side": "source", "values": ["ok", "\u0421"]}]}
+    path = write_table(broken(lambda d: d["rules"].append(deny)))
+    with pytest.raises(TableError) as caught:
+        load_table(path, plugin="p")
+    error = caught.value
+    assert (error.code, error.rule, error.path) == ("VC504", "deny-cyrillic", "[[rules]] #2 conditions[0].values[1]")
+    line = int(error.location.rsplit(":", 1)[1])
+    lines = path.read_text("utf-8").splitlines()
+    header = max(i for i in range(line) if lines[i] == "[[rules]]")
+    assert lines[line - 1].startswith("conditions") and lines[header + 1] == 'id = "deny-cyrillic"'
+    assert "U+0421 CYRILLIC CAPITAL LETTER ES" in error.message
+
+
+def test_claims_come_from_the_bytes_even_when_the_schema_is_skipped(write_table: Write, tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    from vfiocompat import validation_cache
+    from vfiocompat.table_loader import open_table
+
+    monkeypatch.setenv("VFIOCOMPAT_CACHE_DIR", str(tmp_path / "cache"))
+    path = write_table(copy.deepcopy(BASE_TABLE))
+    validation_cache.remember(path.read_bytes())
+    handle = open_table(path, plugin="p")
+    assert handle.claims.prefixes == ("k=",) and handle.load().claims == handle.claims

@@ -59,3 +59,33 @@ def test_examples_run_against_the_registry_given() -> None:
     assert [o.passed for o in run_examples(table, alone)] == [True]
     empty = Registry.of_tables([])
     assert run_examples(table, empty)[0].problem == "expected compatible, got not compatible (VC203, VC203)"
+
+
+def test_a_table_with_many_errors_lists_the_first_twenty_and_counts_the_rest(write_table: Write) -> None:
+    data = copy.deepcopy(BASE_TABLE)
+    data["rules"] = [{"id": f"r{i}", "effect": "deny", "colour": "red", "conditions": [{"field": "k", "test": "equal"}]}
+                     for i in range(300)]
+    result = validate_file(write_table(data))
+    assert not result.valid and len(result.errors) == 21
+    assert all(e.code == "VC503" for e in result.errors)
+    assert "280 more schema errors not shown (300 in all)" in result.errors[-1].message
+
+
+def test_a_message_cannot_forge_a_verdict_line(write_table: Write) -> None:
+    data = copy.deepcopy(BASE_TABLE)
+    forged = "refused\ncompatible: 0xfffe:1:k=a -> 0xfffe:1:k=b"
+    data["rules"].append({"id": "deny-x", "effect": "deny", "message": forged,
+                          "conditions": [{"field": "k", "test": "one_of", "side": "source", "values": ["x"]}]})
+    result = validate_file(write_table(data))
+    assert [(e.code, e.rule) for e in result.errors] == [("VC504", "deny-x")]
+    assert "U+000A" in result.errors[0].message and result.table is None
+
+
+def test_a_deny_rule_that_can_never_match_fails_validation(write_table: Write) -> None:
+    data = copy.deepcopy(BASE_TABLE)
+    data["rules"].append({"id": "deny-a", "effect": "deny", "code": "A_IS_BAD",
+                          "conditions": [{"field": "k", "test": "one_of", "side": "target", "values": ["\u0430"]}]})
+    data["examples"] = [{"source": dv(k="a"), "target": dv(k="a", v="2"), "compatible": False, "code": "A_IS_BAD"}]
+    result = validate_file(write_table(data))
+    assert [(e.code, e.rule) for e in result.errors] == [("VC504", "deny-a")]
+    assert "U+0430 CYRILLIC SMALL LETTER A" in result.errors[0].message

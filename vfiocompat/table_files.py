@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import sys
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Protocol, Sequence, Tuple, Union
 
@@ -29,6 +31,7 @@ __all__ = [
     "read_table",
     "read_raw",
     "decode_table",
+    "decode_head",
     "format_path",
     "locate",
 ]
@@ -61,6 +64,21 @@ class TableDocument:
     origin: str
     syntax: str
 
+    @cached_property
+    def lines(self) -> List[str]:
+        """The text's lines, split once for every line look-up."""
+        return self.text.splitlines()
+
+    @cached_property
+    def headers(self) -> Dict[str, List[int]]:
+        """TOML table headers (``[[rules]]``, spaces dropped) -> the 0-based lines they are on, in order."""
+        found: Dict[str, List[int]] = {}
+        for number, line in enumerate(self.lines):
+            stripped = line.strip()
+            if stripped.startswith("["):
+                found.setdefault(stripped.replace(" ", ""), []).append(number)
+        return found
+
 
 def _origin(source: TableSource) -> str:
     if isinstance(source, (str, os.PathLike)):
@@ -83,11 +101,7 @@ def read_raw(source: TableSource) -> Tuple[bytes, str, str]:
                 raise TableError("the path contains a NUL character", code="VC501", location=repr(origin))
             if path.is_dir():
                 raise TableError("is a directory, not a table file", code="VC501", location=origin)
-            if path.exists() and not path.is_file():
-                # A FIFO or a device would block or never end: only regular files are tables.
-                raise TableError("is not a regular file", code="VC501", location=origin)
-            with path.open("rb") as handle:
-                raw = handle.read(MAX_TABLE_BYTES + 1)
+            raw = _read_regular(path, origin)
         else:
             raw = source.read_bytes()
     except TableError:
@@ -97,6 +111,26 @@ def read_raw(source: TableSource) -> Tuple[bytes, str, str]:
     if len(raw) > MAX_TABLE_BYTES:
         raise TableError(f"is over {MAX_TABLE_BYTES} bytes", code="VC507", location=origin)
     return raw, origin, str(getattr(source, "name", origin))
+
+
+def _read_regular(path: Path, origin: str) -> bytes:
+    # A FIFO or a device would block or never end: only regular files are tables. The check is made on
+    # the file opened (without blocking), not on the name, so a file swapped in between cannot slip past.
+    handle = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(handle).st_mode):
+            raise TableError("is not a regular file", code="VC501", location=origin)
+        chunks = []
+        left = MAX_TABLE_BYTES + 1
+        while left > 0:
+            chunk = os.read(handle, min(left, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(handle)
 
 
 def decode_table(raw: bytes, origin: str, name: str) -> TableDocument:
@@ -111,6 +145,34 @@ def decode_table(raw: bytes, origin: str, name: str) -> TableDocument:
     data = _decode(text, syntax, origin)
     _check_depth(data, origin)
     return TableDocument(data, text, raw, origin, syntax)
+
+
+def decode_head(raw: bytes, name: str) -> Optional[Dict[str, Any]]:
+    """The ``[table]`` section of a TOML table, decoded without decoding the rest; ``None`` when unsure.
+
+    tomllib reads 6 MB/s: routing by claims should not decode every rule of every table. The text is
+    cut before the first header after ``[table]`` and only that prefix is decoded. The cut is sound:
+    a prefix decodes only if the parser is at the top level where it was cut (inside a multi-line
+    string or array it fails), so what it holds is what the whole file holds at that point, and
+    TOML lets no later line change a key already defined. ``None`` (decode the whole file) for JSON,
+    for a header spelt otherwise, or for any prefix that does not decode.
+    """
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return None
+    if _syntax(name, text) != "toml" or "\x00" in text:
+        return None
+    lines = text.splitlines(keepends=True)
+    start = next((i for i, line in enumerate(lines) if line.strip() == "[table]"), None)
+    if start is None:
+        return None
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].lstrip().startswith("[")), len(lines))
+    try:
+        head = tomllib.loads("".join(lines[:end])).get("table")
+    except (tomllib.TOMLDecodeError, RecursionError, ValueError):
+        return None
+    return head if isinstance(head, dict) else None
 
 
 def _syntax(name: str, text: str) -> str:
@@ -185,19 +247,22 @@ def format_path(path: Sequence[Union[str, int]], syntax: str, data: Any = None) 
 
 
 def locate(document: TableDocument, path: Sequence[Union[str, int]]) -> Optional[int]:
-    """Best-effort 1-based line of ``path`` in the document's text, or ``None``."""
-    lines = document.text.splitlines()
+    """Best-effort 1-based line of ``path`` in the document's text, or ``None``.
+
+    The lines and headers are indexed once per document; a look-up reads at most one section
+    (TOML) or the text once (JSON), so callers locate only the errors they report.
+    """
+    lines = document.lines
     if not path:
         return None
     head = path[0]
     start = 0
     if document.syntax == "toml":
-        if len(path) > 1 and isinstance(path[1], int):
-            start = _nth_header(lines, f"[[{head}]]", path[1])
-        else:
-            start = _nth_header(lines, f"[{head}]", 0)
-        if start < 0:
+        nth = path[1] if len(path) > 1 and isinstance(path[1], int) else 0
+        numbers = document.headers.get(f"[[{head}]]" if len(path) > 1 and isinstance(path[1], int) else f"[{head}]")
+        if not numbers or nth >= len(numbers):
             return None
+        start = numbers[nth]
         keys = [p for p in path[1:] if isinstance(p, str)]
         if keys:
             found = _key_after(lines, start, keys[0], stop_at_header=True)
@@ -224,16 +289,6 @@ def _rule_id(data: Any, path: Sequence[Union[str, int]]) -> Optional[str]:
             value = rules[path[1]].get("id")
             return value if isinstance(value, str) else None
     return None
-
-
-def _nth_header(lines: List[str], header: str, nth: int) -> int:
-    seen = -1
-    for number, line in enumerate(lines):
-        if line.strip().replace(" ", "") == header:
-            seen += 1
-            if seen == nth:
-                return number
-    return -1
 
 
 def _key_after(lines: List[str], start: int, key: str, *, stop_at_header: bool) -> Optional[int]:

@@ -1,31 +1,74 @@
-"""From a table file to a compiled :class:`~vfiocompat.tables.Table`: read, check the schema, compile."""
+"""From a table file to a compiled :class:`~vfiocompat.tables.Table`: read, bound, check, compile.
+
+The compiler refuses everything the JSON Schema refuses, so the schema is a diagnostics layer
+(every error, in the schema's words) and never the thing a verdict rests on.
+"""
 
 from __future__ import annotations
 
-from typing import Callable, List, Optional, Sequence, Tuple, Union
+from typing import Callable, List, Optional, Sequence, Tuple
 
 from . import validation_cache
+from .conditions import MAX_LIST_ITEMS, PathParts
 from .errors import TableError
 from .schema import table_schema_issues
-from .table_files import TableDocument, TableSource, decode_table, format_path, locate, read_raw
-from .tables import MAX_CONDITIONS, MAX_RULES, MAX_TOTAL_CONDITIONS, Table, TableClaims, compile_table
+from .table_files import TableDocument, TableSource, decode_head, decode_table, format_path, locate, read_raw
+from .tables import (
+    MAX_CONDITIONS,
+    MAX_EXAMPLES,
+    MAX_FIELDS,
+    MAX_PREFIXES,
+    MAX_RULES,
+    MAX_TOTAL_CONDITIONS,
+    Place,
+    Table,
+    TableClaims,
+    compile_claims,
+    compile_head_claims,
+    compile_table,
+)
 
-__all__ = ["TableHandle", "open_table", "load_table", "schema_errors", "compile_document", "check_counts"]
+__all__ = [
+    "MAX_REPORTED_ERRORS",
+    "TableHandle",
+    "open_table",
+    "load_table",
+    "schema_errors",
+    "compile_document",
+    "check_counts",
+    "placer",
+]
+
+#: Schema errors reported one by one; past it, one more error gives the count of the rest.
+MAX_REPORTED_ERRORS = 20
 
 
-def schema_errors(document: TableDocument) -> List[TableError]:
-    """Every schema violation of ``document``, each as a located :class:`TableError`."""
-    errors = []
-    for path, message, code in table_schema_issues(document.data):
+def placer(document: TableDocument) -> Place:
+    """Where a path is in ``document``: (``file:line`` or ``file``, the path in TOML's or JSON's words)."""
+    def place(path: PathParts) -> Tuple[str, str]:
         line = locate(document, path)
         location = f"{document.origin}:{line}" if line else document.origin
-        errors.append(TableError(
-            message,
-            code=code,
-            location=location,
-            path=format_path(path, document.syntax, document.data),
-            rule=_rule_id(document, path),
-        ))
+        return location, format_path(path, document.syntax, document.data)
+
+    return place
+
+
+def schema_errors(document: TableDocument, limit: int = MAX_REPORTED_ERRORS) -> List[TableError]:
+    """The first ``limit`` schema violations of ``document``, located, then one error counting the rest.
+
+    Only the errors reported are located: a table with 20,000 errors costs one walk of the
+    schema, not a scan of the text per error.
+    """
+    issues = table_schema_issues(document.data)
+    place = placer(document)
+    errors = []
+    for path, message, code in issues[:limit]:
+        location, words = place(path)
+        errors.append(TableError(message, code=code, location=location, path=words,
+                                 rule=_rule_id(document, path)))
+    if len(issues) > limit:
+        errors.append(TableError(f"{len(issues) - limit} more schema errors not shown ({len(issues)} in all)",
+                                 code="VC503", location=document.origin))
     return errors
 
 
@@ -39,59 +82,68 @@ def _rule_id(document: TableDocument, path: Sequence[object]) -> Optional[str]:
 
 
 def compile_document(document: TableDocument, plugin: str) -> Table:
-    """Compile a schema-valid document, relocating errors to ``file:line`` and TOML's words."""
-    try:
-        return compile_table(document.data, origin=document.origin, plugin=plugin)
-    except TableError as error:
-        if error.path is None:
-            raise
-        path = _split_path(error.path)
-        line = locate(document, path)
-        raise TableError(
-            error.detail,
-            code=error.code,
-            location=f"{document.origin}:{line}" if line else document.origin,
-            path=format_path(path, document.syntax, document.data),
-            rule=error.rule,
-        ) from None
+    """Compile a decoded document; errors are placed at ``file:line`` and spelt in TOML's or JSON's words."""
+    return compile_table(document.data, origin=document.origin, plugin=plugin, place=placer(document))
 
 
-def _split_path(text: str) -> Tuple[Union[str, int], ...]:
-    parts: List[Union[str, int]] = []
-    for chunk in text.replace("]", "").split("."):
-        name, *indexes = chunk.split("[")
-        if name and name != "$":
-            parts.append(name)
-        parts.extend(int(i) for i in indexes if i.isdigit())
-    return tuple(parts)
+def _claims(document: TableDocument) -> TableClaims:
+    return compile_claims(document.data, origin=document.origin, place=placer(document))
 
 
 def check_counts(document: TableDocument) -> None:
-    """Refuse a table over the rule or condition limits (VC507) before the schema has to walk it.
+    """Refuse a table over a count limit (VC507) before the schema has to walk it.
 
-    The schema states the same limits, but validating a document of 50,000 rules takes seconds:
-    counting first keeps an oversized table from costing more than it takes to read.
+    The schema states the same limits, but it walks every item of a list before it reports the
+    list too long (a 13 MB ``values`` list took 50 s): counting first keeps an oversized table
+    from costing more than it takes to read.
     """
-    rules = document.data.get("rules") if isinstance(document.data, dict) else None
+    data = document.data
+    if not isinstance(data, dict):
+        return
+
+    def over(path: PathParts, count: int, limit: int, what: str) -> TableError:
+        location, words = placer(document)(path)
+        return TableError(f"{count} {what} is over the limit of {limit}", code="VC507", location=location,
+                          path=words, rule=_rule_id(document, path))
+
+    head = data.get("table")
+    prefixes = head.get("prefixes") if isinstance(head, dict) else None
+    if isinstance(prefixes, list) and len(prefixes) > MAX_PREFIXES:
+        raise over(("table", "prefixes"), len(prefixes), MAX_PREFIXES, "prefixes")
+    fmt = data.get("format")
+    fields = fmt.get("fields") if isinstance(fmt, dict) else None
+    if isinstance(fields, list) and len(fields) > MAX_FIELDS:
+        raise over(("format", "fields"), len(fields), MAX_FIELDS, "fields")
+    examples = data.get("examples")
+    if isinstance(examples, list) and len(examples) > MAX_EXAMPLES:
+        raise over(("examples",), len(examples), MAX_EXAMPLES, "examples")
+    rules = data.get("rules")
     if not isinstance(rules, list):
         return
     if len(rules) > MAX_RULES:
-        raise TableError(f"{len(rules)} rules is over the limit of {MAX_RULES}", code="VC507",
-                         location=document.origin, path=format_path(("rules",), document.syntax))
+        raise over(("rules",), len(rules), MAX_RULES, "rules")
     total = 0
     for index, rule in enumerate(rules):
-        conditions = rule.get("conditions") if isinstance(rule, dict) else None
-        count = len(conditions) if isinstance(conditions, list) else 0
-        if count > MAX_CONDITIONS:
-            path: Tuple[Union[str, int], ...] = ("rules", index, "conditions")
-            line = locate(document, path)
-            raise TableError(f"{count} conditions is over the limit of {MAX_CONDITIONS} per rule", code="VC507",
-                             location=f"{document.origin}:{line}" if line else document.origin,
-                             path=format_path(path, document.syntax, document.data), rule=_rule_id(document, path))
-        total += count
+        if not isinstance(rule, dict):
+            continue
+        downgrade = rule.get("allow_downgrade")
+        if isinstance(downgrade, list) and len(downgrade) > MAX_FIELDS:
+            raise over(("rules", index, "allow_downgrade"), len(downgrade), MAX_FIELDS, "allow_downgrade names")
+        conditions = rule.get("conditions")
+        if not isinstance(conditions, list):
+            continue
+        if len(conditions) > MAX_CONDITIONS:
+            raise over(("rules", index, "conditions"), len(conditions), MAX_CONDITIONS, "conditions per rule: it")
+        total += len(conditions)
+        for number, condition in enumerate(conditions):
+            if not isinstance(condition, dict):
+                continue
+            for key in ("values", "pairs"):
+                items = condition.get(key)
+                if isinstance(items, list) and len(items) > MAX_LIST_ITEMS:
+                    raise over(("rules", index, "conditions", number, key), len(items), MAX_LIST_ITEMS, key)
     if total > MAX_TOTAL_CONDITIONS:
-        raise TableError(f"{total} conditions in all is over the limit of {MAX_TOTAL_CONDITIONS}", code="VC507",
-                         location=document.origin, path=format_path(("rules",), document.syntax))
+        raise over(("rules",), total, MAX_TOTAL_CONDITIONS, "conditions in all")
 
 
 class TableHandle:
@@ -131,28 +183,50 @@ class TableHandle:
 
 
 def open_table(source: TableSource, plugin: str) -> TableHandle:
-    """A handle on one table file: compiled now, or later if these exact bytes were validated before."""
+    """A handle on one table file: its claims read from its bytes now, its rules compiled now or on first use.
+
+    Bytes that passed the schema before (see :mod:`vfiocompat.validation_cache`) skip the schema
+    and are decoded in full and compiled only when a check needs them; their claims are read from
+    their ``[table]`` section (:func:`~vfiocompat.table_files.decode_head`) and must equal the
+    compiled table's before it judges anything. Nothing read from the cache names a claim.
+    """
     raw, origin, name = read_raw(source)
-    claims = validation_cache.known_claims(raw)
-    if claims is None:
-        table = _validated(decode_table(raw, origin, name), plugin)
-        validation_cache.remember(raw, table.claims)
+    if not validation_cache.known_valid(raw):
+        document = decode_table(raw, origin, name)
+        check_counts(document)
+        table = _validated(document, plugin)
+        validation_cache.remember(raw)
         return TableHandle.of(table)
-    known = claims
+    claims = _head_claims(raw, origin, name)
+    if claims is None:
+        document = decode_table(raw, origin, name)
+        check_counts(document)
+        claims = _claims(document)
 
     def build() -> Table:
-        table = compile_document(decode_table(raw, origin, name), plugin)
-        if table.claims != known:
-            raise TableError("claims differ from the validation cache's entry for these bytes; refused",
+        document = decode_table(raw, origin, name)
+        check_counts(document)
+        table = compile_document(document, plugin)
+        if table.claims != claims:
+            raise TableError("the claims read from the [table] section differ from the compiled table's; refused",
                              code="VC504", location=origin)
         return table
 
     return TableHandle(claims, plugin, origin, build)
 
 
+def _head_claims(raw: bytes, origin: str, name: str) -> Optional[TableClaims]:
+    head = decode_head(raw, name)
+    if head is None:
+        return None
+    try:
+        return compile_head_claims(head, origin=origin)
+    except TableError:
+        return None  # the whole file is decoded, and its error placed, instead
+
+
 def _validated(document: TableDocument, plugin: str) -> Table:
-    check_counts(document)
-    errors = schema_errors(document)
+    errors = schema_errors(document, limit=1)
     if errors:
         raise errors[0]
     return compile_document(document, plugin)

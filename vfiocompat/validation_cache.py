@@ -1,36 +1,58 @@
-"""A cache of the tables that already passed validation, to keep jsonschema and parsing off start-up.
+"""A record of the table files whose exact bytes already passed the JSON Schema, to keep jsonschema off start-up.
 
-An entry is keyed by the SHA-256 of the schema and the table's exact bytes, so a changed table is
-never served from it, and holds only what the table claims (id, vendor id, prefixes): enough to
-route a device_version to its table without parsing the others. Rules are always compiled from
-the file itself, and the compiled claims must equal the cached ones, so a forged entry can at worst
-refuse a device, never admit a pair. Set ``VFIOCOMPAT_CACHE_DIR`` to a folder, or to ``off``.
+An entry is keyed by the SHA-256 of the schema and the table's bytes and says nothing else: the
+claims and rules are always read from the bytes and compiled by a compiler that refuses all the
+schema refuses, so a forged entry can at worst skip a diagnostic, never admit a pair.
+
+Only what this user alone could have written is trusted, as ssh and pip treat their own files:
+the folders the cache creates (0700 whatever the umask) and each entry must be owned by the
+effective user, with no group or other write bit, and not be links; an entry must be a small
+regular file (opened without following links and without blocking, then checked with fstat).
+Set ``VFIOCOMPAT_CACHE_DIR`` to a folder, or to ``off``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
-import json
 import os
+import stat
 from pathlib import Path
-from typing import Optional
+from typing import List, Optional, Tuple
 
 from .schema import schema_text
-from .tables import TableClaims
 
-__all__ = ["cache_dir", "digest", "known_claims", "remember"]
+__all__ = ["cache_dir", "digest", "known_valid", "remember", "MAX_ENTRY_BYTES"]
 
-_SALT = b"vfiocompat-table-schema-v1\0"
+_SALT = b"vfiocompat-table-schema-v2\0"
+#: The whole content of an entry; anything else in an entry's place is not one.
+_ENTRY = b"vfiocompat: schema-valid\n"
+#: Largest entry read (an entry is ``_ENTRY``); a bigger file is ignored unread.
+MAX_ENTRY_BYTES = 64
+_FOLDER_MODE = 0o700
+_FILE_MODE = 0o600
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+_DIRECTORY = getattr(os, "O_DIRECTORY", 0)
 _schema_digest: Optional[bytes] = None
 
 
 def cache_dir() -> Optional[Path]:
     """Where entries live, or ``None`` when the cache is off."""
+    chain = _chain()
+    return None if chain is None else chain[0].joinpath(*chain[1])
+
+
+def _chain() -> Optional[Tuple[Path, List[str]]]:
+    """The folder the cache lives under (the user's to choose) and the folders below it that the cache owns."""
     configured = os.environ.get("VFIOCOMPAT_CACHE_DIR")
     if configured is not None:
-        return None if configured.strip().lower() in ("", "off", "0", "no") else Path(configured)
+        if configured.strip().lower() in ("", "off", "0", "no"):
+            return None
+        path = Path(configured)
+        return (path.parent, [path.name]) if path.name else None
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "vfiocompat" / "validated"
+    return Path(base), ["vfiocompat", "validated"]
 
 
 def digest(raw: bytes) -> str:
@@ -41,32 +63,111 @@ def digest(raw: bytes) -> str:
     return hashlib.sha256(_SALT + _schema_digest + raw).hexdigest()
 
 
-def known_claims(raw: bytes) -> Optional[TableClaims]:
-    """The claims of a table whose exact bytes passed validation before, or ``None``."""
-    folder = cache_dir()
-    if folder is None:
+def _mine(status: os.stat_result) -> bool:
+    # Owned by us and writable by nobody else: only this user (or root) could have put it there.
+    return status.st_uid == os.geteuid() and not status.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+
+
+def _open_folder(create: bool) -> Optional[int]:
+    """A descriptor of the cache folder, reached without following links below the base; ``None`` if untrusted."""
+    chain = _chain()
+    if chain is None:
         return None
+    base, names = chain
+    if create and not base.is_dir():
+        _make_folders(base)
+    folder = os.open(base, os.O_RDONLY | _DIRECTORY | _CLOEXEC)
     try:
-        entry = json.loads((folder / digest(raw)).read_text("utf-8"))
-        claims = TableClaims(str(entry["id"]), int(entry["vendor"]), tuple(str(p) for p in entry["prefixes"]))
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    return claims
+        for name in names:
+            flags = os.O_RDONLY | _DIRECTORY | _NOFOLLOW | _CLOEXEC
+            made = False
+            try:
+                child = os.open(name, flags, dir_fd=folder)
+            except FileNotFoundError:
+                if not create:
+                    raise
+                os.mkdir(name, _FOLDER_MODE, dir_fd=folder)
+                child = os.open(name, flags, dir_fd=folder)
+                made = True
+            os.close(folder)
+            folder = child
+            if made:
+                os.fchmod(folder, _FOLDER_MODE)  # the umask may have taken bits away, never added: say it exactly
+            status = os.fstat(folder)
+            if not stat.S_ISDIR(status.st_mode) or not _mine(status):
+                raise PermissionError("untrusted cache folder")
+        return folder
+    except BaseException:
+        os.close(folder)
+        raise
 
 
-def remember(raw: bytes, claims: TableClaims) -> None:
-    """Record that these bytes passed validation, with their claims; failures to write are ignored."""
-    folder = cache_dir()
+def _make_folders(path: Path) -> None:
+    """Create ``path`` and its missing parents, each 0700 whatever the umask.
+
+    ``os.makedirs`` gives the mode to the last folder only; its parents get 0777 & ~umask.
+    """
+    missing = []
+    while not path.exists() and path != path.parent:
+        missing.append(path)
+        path = path.parent
+    for folder in reversed(missing):
+        os.mkdir(folder, _FOLDER_MODE)
+        os.chmod(folder, _FOLDER_MODE)
+
+
+def known_valid(raw: bytes) -> bool:
+    """Whether these exact bytes passed the schema before, by an entry only this user could have written."""
+    try:
+        folder = _open_folder(create=False)
+    except OSError:
+        return False
+    if folder is None:
+        return False
+    try:
+        entry = os.open(digest(raw), os.O_RDONLY | _NOFOLLOW | os.O_NONBLOCK | _CLOEXEC, dir_fd=folder)
+    except OSError:
+        return False
+    finally:
+        os.close(folder)
+    try:
+        status = os.fstat(entry)
+        # A FIFO, a device (/dev/zero) or a hard link is not an entry, whatever its name: never read it.
+        if not stat.S_ISREG(status.st_mode) or not _mine(status) or status.st_nlink != 1 \
+                or status.st_size > MAX_ENTRY_BYTES:
+            return False
+        return os.read(entry, MAX_ENTRY_BYTES + 1) == _ENTRY
+    except OSError:
+        return False
+    finally:
+        os.close(entry)
+
+
+def remember(raw: bytes) -> None:
+    """Record that these bytes passed the schema; failures to write are ignored and leave no file behind."""
+    try:
+        folder = _open_folder(create=True)
+    except OSError:
+        return
     if folder is None:
         return
-    import tempfile
-
-    text = json.dumps({"id": claims.table_id, "vendor": claims.vendor_id, "prefixes": list(claims.prefixes)})
+    temporary = f".tmp-{os.getpid()}-{os.urandom(8).hex()}"
+    written = False
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=folder, prefix=".tmp-")
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(text)
-        os.replace(temporary, folder / digest(raw))
+        handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC, _FILE_MODE,
+                         dir_fd=folder)
+        try:
+            os.fchmod(handle, _FILE_MODE)
+            if os.write(handle, _ENTRY) != len(_ENTRY):
+                raise OSError("short write")
+        finally:
+            os.close(handle)
+        os.replace(temporary, digest(raw), src_dir_fd=folder, dst_dir_fd=folder)
+        written = True
     except OSError:
         pass
+    finally:
+        if not written:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary, dir_fd=folder)
+        os.close(folder)
