@@ -22,6 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Sequence, Tuple, Union
 
+import jsonschema
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -30,6 +31,7 @@ from vfiocompat import Registry
 from vfiocompat.cli import main
 from vfiocompat.device_version import MAX_LENGTH, parse
 from vfiocompat.errors import DeviceVersionError, TableError
+from vfiocompat.schema import schema
 from vfiocompat.table_files import MAX_TABLE_BYTES, read_table
 from vfiocompat.tables import MAX_RULES, compile_table
 from vfiocompat.validation import validate_file
@@ -267,15 +269,14 @@ def test_every_table_file_gets_its_code_in_json(untouched: Path) -> None:
 @pytest.mark.parametrize("path", [p for p in TABLE_FILES if "VC506" not in expected_codes(p)],
                          ids=lambda p: p.name)
 def test_a_broken_table_file_fails_closed_naming_itself(path: Path, untouched: Path) -> None:
-    registry = Registry(tables=[path])
-    assert registry.tables == ()
-    record = next(r for r in registry.plugins if r.name == "table-file")
-    assert [f.code for f in record.failures] == ["VC304"]
-    assert any(code in record.failures[0].message for code in expected_codes(path))
+    # A table the caller names is input: a broken one is refused outright (issue 9: never judged without it).
+    with pytest.raises(TableError) as raised:
+        Registry(tables=[path])
+    assert raised.value.code in expected_codes(path)
     status, out, err = run_main(["check", "--no-plugins", "--table", str(path), GOOD, GOOD])
-    assert (status, err) == (1, ""), out
-    assert_reason(out, "VC304", None)
-    assert "plugin 'table-file'" in out
+    assert (status, out) == (2, "")
+    assert_error_lines(err, raised.value.code)
+    assert str(path) in err or repr(str(path)) in err
 
 
 def test_a_table_over_16_mib_is_refused_before_parsing(tmp_path: Path, untouched: Path) -> None:
@@ -315,6 +316,11 @@ def test_command_line_is_refused_in_process(entry: Dict[str, Any], untouched: Pa
     if entry["stream"] == "stderr":
         assert out == ""
         assert_error_lines(err, entry["code"])
+    elif entry["stream"] == "json":
+        assert err == ""
+        form = json.loads(out)
+        jsonschema.validate(form, schema("error"))
+        assert form["error"]["code"] == entry["code"], form
     else:
         assert err == ""
         assert_reason(out if not out.startswith("{") else _json_reasons(out), entry["code"], None)
@@ -336,6 +342,9 @@ def test_command_lines_through_the_console_script(untouched: Path) -> None:
         if entry["stream"] == "stderr":
             assert result.stdout == "", where
             assert_error_lines(result.stderr, entry["code"])
+        elif entry["stream"] == "json":
+            assert result.stderr == "", where
+            assert json.loads(result.stdout)["error"]["code"] == entry["code"], where
         else:
             assert result.stderr == "", where
             shown = result.stdout if not result.stdout.startswith("{") else _json_reasons(result.stdout)
@@ -397,9 +406,11 @@ def test_fuzz_any_table_bytes_validate_to_codes_never_crash(raw: bytes, ext: str
             assert "\n" not in error.one_line()
         if result.table is None:
             assert result.errors
-        registry = Registry(tables=[path])
-        failures = [f for r in registry.plugins for f in r.failures]
-        assert bool(failures) == (result.table is None)
+        if result.table is None:
+            with pytest.raises(TableError):
+                Registry(tables=[path])
+        else:
+            assert not [f for r in Registry(tables=[path]).plugins for f in r.failures]
 
 
 # -- regressions: core bugs the corpus found (each was an xfail until the core was fixed) --------------

@@ -2,11 +2,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, List
 
 import jsonschema
 
-from vfiocompat import Registry
+from vfiocompat import Registry, hookimpl
 from vfiocompat.device_version import parse
 from vfiocompat.json_forms import (
     SCHEMA_VERSION,
@@ -57,7 +57,13 @@ def test_device_versions_with_and_without_a_table(registry_for: Callable[..., Re
 def test_plugins_list_tables_and_errors(tmp_path: Path) -> None:
     broken = tmp_path / "broken.toml"
     broken.write_text("schema_version = 1\n")
-    registry = Registry(tables=[ACME_TABLE, broken])
+
+    class Shipping:
+        @hookimpl
+        def vfiocompat_tables(self) -> List[Path]:
+            return [ACME_TABLE, broken]
+
+    registry = Registry(plugins=[("table-file", Shipping())])
     form = plugins_form(registry.plugins)
     conforms(form, "plugins")
     (record,) = form["plugins"]

@@ -80,8 +80,10 @@ def healthy(site: Path) -> None:
     install(site, "healthy", TABLES_HOOK, [table("healthy-table", HEALTHY_VENDOR)])
 
 
-def run(site: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def run(site: Path, *args: str, env: Optional[Dict[str, str]] = None) -> subprocess.CompletedProcess[str]:
+    extra = env or {}
     env = {key: value for key, value in os.environ.items() if key not in ("VFIOCOMPAT_DISABLE_PLUGINS", "PYTHONPATH")}
+    env.update(extra)
     env["PYTHONPATH"] = str(site)
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     return subprocess.run([SCRIPT, *args], capture_output=True, text=True, timeout=60, env=env, check=False,
@@ -348,3 +350,182 @@ def test_a_plugin_exiting_in_its_parse_hook_does_not_end_the_check(tmp_path: Pat
     result = run(site, "check", "--json", dv("0xf0c1"), dv("0xf0c1", NEWER))
     assert result.returncode == 1
     assert [r["code"] for r in verdict(result)["reasons"]][:1] == ["VC302"]
+
+
+# -- issue 9: fail-open and availability defects (each test failed on the code before the fix) ---------
+
+
+def test_a_hook_taking_a_subset_of_the_arguments_gets_them_by_name(tmp_path: Path) -> None:
+    # Called by position, `vfiocompat_parse_fields(proprietary)` received the table id: every string of the
+    # table parsed the same, and an `equal` rule admitted two different models.
+    site = tmp_path / "site"
+    site.mkdir()
+    install(site, "parse_subset", """
+        from pathlib import Path
+        from vfiocompat import hookimpl
+
+        @hookimpl
+        def vfiocompat_tables():
+            return sorted(Path(__file__).parent.glob(__name__ + "--*.json"))
+
+        @hookimpl
+        def vfiocompat_parse_fields(proprietary):
+            return dict(p.split('=') for p in proprietary.split(';'))
+        """, [table("parse-subset", "0xf0d0", kind="hook")])
+    other_model = "gen=3;model=w200;fw=2.6.0"
+    refused = verdict(run(site, "check", "--json", dv("0xf0d0"), dv("0xf0d0", other_model)))
+    assert refused["compatible"] is False
+    assert [r["field"] for r in refused["reasons"]] == ["model"]
+    assert verdict(run(site, "check", "--json", dv("0xf0d0"), dv("0xf0d0", NEWER)))["compatible"] is True
+
+
+def test_a_mapping_that_raises_when_read_is_contained(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    site.mkdir()
+    healthy(site)
+    install(site, "parse_trap", PARSE_HOOK.format(body=textwrap.indent(textwrap.dedent("""
+        class Trap(dict):
+            def items(self):
+                raise SystemExit(0)
+        return Trap(gen='3')
+        """), "    ")), [table("parse-trap", "0xf0d1", kind="hook")])
+    result = run(site, "check", "--json", dv("0xf0d1"), dv("0xf0d1", NEWER))
+    assert result.returncode == 1
+    assert [r["code"] for r in verdict(result)["reasons"]] == ["VC302", "VC302"]
+
+
+HANGS = {
+    "hangs_at_import": ("import time\ntime.sleep(600)\n", "VC306"),
+    "hangs_in_parse": (PARSE_HOOK.format(body="    import time\n    time.sleep(600)\n"), "VC306"),
+    "hangs_in_tables": ("""
+        import time
+        from vfiocompat import hookimpl
+
+        @hookimpl
+        def vfiocompat_tables():
+            time.sleep(600)
+        """, "VC306"),
+}
+
+
+def test_a_plugin_that_hangs_is_refused_and_the_others_are_still_judged(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    site.mkdir()
+    healthy(site)
+    vendors = {}
+    for number, (name, (source, _)) in enumerate(sorted(HANGS.items())):
+        vendors[name] = f"0xf0e{number}"
+        install(site, name, source, [table(name.replace("_", "-"), vendors[name],
+                                           kind="hook" if "parse" in name else "keyvalue")])
+    env_timeout = {"VFIOCOMPAT_PLUGIN_TIMEOUT": "0.5"}
+    jobs = [("check", "--json", dv(HEALTHY_VENDOR), dv(HEALTHY_VENDOR, NEWER)), ("plugins", "--json")]
+    jobs += [("check", "--json", dv(vendors[name]), dv(vendors[name], NEWER)) for name in sorted(HANGS)]
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        good, listing, *hung = pool.map(lambda args: run(site, *args, env=env_timeout), jobs)
+    assert verdict(good)["compatible"] is True
+    errors = plugin_errors(listing)
+    assert errors["hangs_at_import"] == ["VC306"]
+    assert errors["hangs_in_tables"] == ["VC306"]
+    for name, result in zip(sorted(HANGS), hung):
+        refused = verdict(result)
+        assert refused["compatible"] is False, name
+        assert {r["code"] for r in refused["reasons"]} == {"VC306"}, (name, refused["reasons"])
+        assert all(f"'{name}'" in r["message"] for r in refused["reasons"]), refused["reasons"]
+
+
+def test_the_plugin_time_bound_is_validated(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    site.mkdir()
+    healthy(site)
+    for bad in ("0", "-1", "soon", "nan"):
+        result = run(site, "check", dv(HEALTHY_VENDOR), dv(HEALTHY_VENDOR), env={"VFIOCOMPAT_PLUGIN_TIMEOUT": bad})
+        assert result.returncode == 2, bad
+        assert result.stderr.startswith("vfiocompat: error[VC001]: VFIOCOMPAT_PLUGIN_TIMEOUT="), result.stderr
+
+
+PRINTS = """
+import os, sys
+from pathlib import Path
+from vfiocompat import hookimpl
+
+print("printed at import")
+os.write(1, b"written to fd 1 at import\\n")
+
+@hookimpl
+def vfiocompat_tables():
+    print("printed in vfiocompat_tables")
+    sys.__stdout__.write("written to sys.__stdout__\\n")
+    return sorted(Path(__file__).parent.glob(__name__ + "--*.json"))
+
+@hookimpl
+def vfiocompat_parse_fields(table_id, proprietary):
+    os.system("echo a child process writes too")
+    return dict(p.split('=') for p in proprietary.split(';'))
+"""
+
+
+def test_what_a_plugin_prints_never_reaches_the_commands_output(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    site.mkdir()
+    install(site, "prints", PRINTS, [table("prints", "0xf0d2", kind="hook")])
+    result = run(site, "check", "--json", dv("0xf0d2"), dv("0xf0d2", NEWER))
+    assert result.returncode == 0
+    assert json.loads(result.stdout)["compatible"] is True  # the whole of stdout is the verdict
+    for noise in ("printed at import", "written to fd 1", "printed in vfiocompat_tables", "sys.__stdout__",
+                  "a child process"):
+        assert noise not in result.stdout
+        assert noise in result.stderr  # still visible to a person, on stderr
+    listing = run(site, "plugins", "--json")
+    assert listing.returncode == 0
+    assert {p["name"]: p["errors"] for p in json.loads(listing.stdout)["plugins"]}["prints"] == []
+
+
+def _closed_reader(site: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
+    env = {key: value for key, value in os.environ.items() if key not in ("VFIOCOMPAT_DISABLE_PLUGINS", "PYTHONPATH")}
+    env["PYTHONPATH"] = str(site)
+    process = subprocess.Popen([SCRIPT, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=site,
+                               stdin=subprocess.DEVNULL)
+    assert process.stdout is not None
+    process.stdout.close()  # the reader goes away before the command has started: every write is EPIPE
+    _, stderr = process.communicate(timeout=60)
+    return subprocess.CompletedProcess(process.args, process.returncode, b"", stderr)
+
+
+@pytest.mark.parametrize("command", [("check",), ("check", "--json"), ("explain",), ("explain", "--json")])
+def test_a_closed_pipe_keeps_the_verdict_as_exit_status(command: Tuple[str, ...], tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    site.mkdir()
+    healthy(site)
+    refused = _closed_reader(site, *command, dv(HEALTHY_VENDOR, NEWER), dv(HEALTHY_VENDOR))
+    assert (refused.returncode, refused.stderr) == (1, b"")
+    admitted = _closed_reader(site, *command, dv(HEALTHY_VENDOR), dv(HEALTHY_VENDOR, NEWER))
+    assert (admitted.returncode, admitted.stderr) == (0, b"")
+
+
+def test_a_closed_stderr_keeps_a_refusal(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    site.mkdir()
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    process = subprocess.Popen([SCRIPT, "check", "--no-plugins", "--table", str(tmp_path / "missing.toml"),
+                                dv(HEALTHY_VENDOR), dv(HEALTHY_VENDOR)], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, env=env, stdin=subprocess.DEVNULL)
+    assert process.stderr is not None
+    process.stderr.close()
+    out, _ = process.communicate(timeout=60)
+    assert (process.returncode, out) == (2, b"")
+
+
+def test_a_broken_table_overlapping_a_valid_one_refuses_what_it_would_claim(tmp_path: Path) -> None:
+    # The broken table may carry the deny rule for these strings: judging by the valid one alone admitted them.
+    site = tmp_path / "site"
+    site.mkdir()
+    install(site, "valid_wide", TABLES_HOOK, [table("valid-wide", "0xf0d3", ["gen="])])
+    broken = {**table("broken-narrow", "0xf0d3", ["gen=3;"]), "rules": [
+        {"id": "r", "effect": "deny", "conditions": [{"field": "nope", "test": "equal"}]}]}
+    install(site, "broken_narrow", TABLES_HOOK, [broken])
+    refused = verdict(run(site, "check", "--json", dv("0xf0d3"), dv("0xf0d3", NEWER)))
+    assert refused["compatible"] is False
+    assert [(r["code"], r["plugin"]) for r in refused["reasons"]] == [("VC304", "broken_narrow")] * 2
+    # A string only the valid table claims is judged as before.
+    assert verdict(run(site, "check", "--json", dv("0xf0d3", "gen=4;model=w100;fw=2.4.1"),
+                       dv("0xf0d3", "gen=4;model=w100;fw=2.6.0")))["compatible"] is True

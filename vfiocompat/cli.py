@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+from contextlib import contextmanager, suppress
 from importlib import import_module
-from typing import Any, Callable, Dict, List, NoReturn, Optional, Sequence, TextIO, Tuple, cast
+from typing import Any, Callable, Dict, Iterable, Iterator, List, NoReturn, Optional, Sequence, TextIO, Tuple, cast
 
 from . import __version__
 from .errors import UsageError, VfiocompatError
@@ -24,31 +26,91 @@ EXIT_BAD_INPUT = 2
 
 
 class _SafeStream:
-    """A text stream that escapes what a terminal would act on; newlines between lines stay."""
+    """A text stream that escapes what a terminal would act on; newlines between lines stay.
+
+    A reader that went away (a closed pipe) is not an error: output stops, and the exit status,
+    which is the verdict, stays what the command decided.
+    """
 
     def __init__(self, stream: TextIO) -> None:
         self._stream = stream
+        self.closed_by_reader = False
 
     def write(self, text: str) -> int:
-        return self._stream.write("\n".join(printable(line) for line in text.split("\n")))
+        return int(self._guarded(self._stream.write, "\n".join(printable(line) for line in text.split("\n"))))
+
+    def writelines(self, lines: Iterable[str]) -> None:
+        for line in lines:
+            self.write(line)
+
+    def write_bytes(self, data: bytes) -> None:
+        """Write ``data`` unchanged (a document such as the domain XML, which escaping would alter)."""
+        binary = getattr(self._stream, "buffer", None)
+        if binary is None:
+            self._guarded(self._stream.write, data.decode("utf-8", "surrogateescape"))
+            return
+        self._guarded(self._stream.flush)
+        self._guarded(binary.write, data)
+        self._guarded(binary.flush)
 
     def flush(self) -> None:
-        self._stream.flush()
+        self._guarded(self._stream.flush)
+
+    def _guarded(self, action: Callable[..., Any], *args: Any) -> Any:
+        if self.closed_by_reader:
+            return 0
+        try:
+            return action(*args)
+        except (BrokenPipeError, ConnectionResetError):
+            self.closed_by_reader = True
+            return 0
+        except ValueError:  # the stream was closed under us
+            self.closed_by_reader = True
+            return 0
+
+
+class _HelpShown(Exception):
+    """argparse printed help or the version and wanted to exit with ``status``."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(status)
+        self.status = status
+
+
+#: What argparse printed (help, --version) during this run, written out only if the run may end in 0.
+_help_text: List[str] = []
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse, but usage errors are one line with a code, and exit 2."""
+    """argparse, but usage errors are one line with a code, and exit 2; help exits through main."""
 
     def error(self, message: str) -> NoReturn:
-        raise UsageError(f"{self.prog}: {message} (see --help)")
+        command = self.prog.partition(" ")[2]
+        raise UsageError(f"{command + ': ' if command else ''}{message} (see --help)")
+
+    def _print_message(self, message: str, file: Any = None) -> None:
+        # Help and --version go to the command's own output (fd 1 is the plugins' stderr meanwhile).
+        if message:
+            _help_text.append(message)
+
+    def exit(self, status: int = 0, message: Optional[str] = None) -> NoReturn:
+        if message:
+            raise UsageError(" ".join(message.split()))
+        raise _HelpShown(status)
 
 
 def _registry(args: argparse.Namespace) -> Any:
     from .registry import Registry
 
-    return Registry.from_environment(
+    registry = Registry.from_environment(
         tables=args.table, disabled=args.disable_plugin, entry_points=not args.no_plugins,
     )
+    known = {record.name for record in registry.plugins}
+    unknown = [name for name in args.disable_plugin if name not in known]
+    if unknown and not args.no_plugins:
+        raise UsageError(f"--disable-plugin {unknown[0]!r}: no installed plugin has that name"
+                         f" (installed: {', '.join(sorted(known)) or 'none'})")
+    return registry
 
 
 def _emit(out: TextIO, form: Dict[str, Any]) -> None:
@@ -375,24 +437,110 @@ def build_parser(only: Optional[str] = None) -> argparse.ArgumentParser:
 
 
 #: Modules that contribute subcommands through ``add_commands(subparsers, common_parent)``.
-_COMMAND_MODULES: Tuple[str, ...] = ("scaffold", "host.cli", "host.libvirt_cli")
+_COMMAND_MODULES: Tuple[str, ...] = ("scaffold", "host.cli", "host.libvirt_cli", "host.doctor", "completion")
+
+
+_HELP_WORDS = frozenset({"-h", "--help", "--version"})
 
 
 def main(argv: Optional[Sequence[str]] = None, out: Optional[TextIO] = None, err: Optional[TextIO] = None) -> int:
-    """Run the command line; return the exit status."""
-    safe_out = cast(TextIO, _SafeStream(out or sys.stdout))
-    safe_err = cast(TextIO, _SafeStream(err or sys.stderr))
+    """Run the command line; return the exit status (0 only for a compatible pair or a success)."""
+    words = list(sys.argv[1:] if argv is None else argv)
+    if out is None and err is None:
+        with _process_streams() as (real_out, real_err):
+            return _run(words, real_out, real_err)
+    return _run(words, out or sys.stdout, err or sys.stderr)
+
+
+def _run(words: List[str], out: TextIO, err: TextIO) -> int:
+    safe_out = _SafeStream(out)
+    safe_err = _SafeStream(err)
+    args: Optional[argparse.Namespace] = None
+    _help_text.clear()
     try:
-        words = list(sys.argv[1:] if argv is None else argv)
         first = words[0] if words and not words[0].startswith("-") else None
         args = build_parser(first).parse_args(words)
         handler: Callable[[argparse.Namespace, TextIO, TextIO], int] = args.handler
-        return handler(args, safe_out, safe_err)
-    except VfiocompatError as error:
-        safe_err.write(f"vfiocompat: {error.one_line()}\n")
+        return handler(args, cast(TextIO, safe_out), cast(TextIO, safe_err))
+    except _HelpShown as shown:
+        # Help or the version alone is a success; beside anything else nothing was judged, so never 0.
+        if shown.status == 0 and (len(words) == 1 or (len(words) == 2 and words[1] in _HELP_WORDS)):
+            safe_out.write("".join(_help_text))
+            return EXIT_OK
+        error = UsageError("--help or --version given with other arguments: nothing was judged")
+        _report(error, safe_out, safe_err, _wants_json(words, args))
         return EXIT_BAD_INPUT
-    except BrokenPipeError:
-        return EXIT_OK
+    except VfiocompatError as error:
+        _report(error, safe_out, safe_err, _wants_json(words, args))
+        return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         safe_err.write("vfiocompat: interrupted\n")
         return 130
+    finally:
+        safe_out.flush()
+        safe_err.flush()
+
+
+def _wants_json(words: Sequence[str], args: Optional[argparse.Namespace]) -> bool:
+    if args is not None:
+        return bool(getattr(args, "json", False))
+    # The command line did not parse: look for --json where an option can stand (not in the hook's data).
+    for word in words:
+        if word in ("--", "libvirt-hook"):
+            return False
+        if word == "--json":
+            return True
+    return False
+
+
+def _report(error: VfiocompatError, out: _SafeStream, err: _SafeStream, as_json: bool) -> None:
+    if not as_json:
+        err.write(f"vfiocompat: {error.one_line()}\n")
+        return
+    from .json_forms import error_form
+
+    _emit(cast(TextIO, out), error_form(error))
+
+
+@contextmanager
+def _process_streams() -> Iterator[Tuple[TextIO, TextIO]]:
+    """The process's stdout for the command alone; file descriptor 1 goes to stderr meanwhile.
+
+    Plugins are foreign code running in this process: whatever they print, from Python or C, or
+    from a child they start, must not reach the command's own output (JSON a scheduler parses, the
+    domain XML libvirt takes back from the hook).
+    """
+    for stream in (sys.stdout, sys.stderr):
+        with suppress(Exception):
+            stream.flush()
+    saved = None
+    with suppress(OSError):
+        saved = os.dup(1)
+    target = None
+    with suppress(OSError):
+        os.fstat(2)
+        target = 2
+    if target is None:
+        target = os.open(os.devnull, os.O_WRONLY)
+    with suppress(OSError):
+        os.dup2(target, 1)
+    if saved is None:
+        saved = os.open(os.devnull, os.O_WRONLY)
+    encoding = getattr(sys.stdout, "encoding", None) or "utf-8"
+    real_out = open(saved, "w", encoding=encoding, errors="backslashreplace", closefd=True)  # noqa: SIM115
+    real_err = sys.stderr if sys.stderr is not None else open(os.devnull, "w")  # noqa: SIM115
+    old_stdout = sys.stdout
+    sys.stdout = real_err
+    try:
+        yield real_out, real_err
+    finally:
+        sys.stdout = old_stdout
+        with suppress(Exception):
+            real_out.close()
+        # Flushing at interpreter exit must not turn a closed pipe into "Exception ignored" and exit 120.
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except Exception:  # noqa: BLE001 - a closed reader is not the command's failure
+                with suppress(OSError):
+                    os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any, Dict, List, Optional, Sequence
 
 from .device_version import DeviceVersion, format_vendor
+from .errors import DeviceVersionError, TableError, VfiocompatError
 from .plugins import PluginRecord
 from .registry import Resolution
 from .tables import Table
@@ -22,6 +23,7 @@ __all__ = [
     "plugins_form",
     "validation_form",
     "reason_form",
+    "error_form",
 ]
 
 SCHEMA_VERSION = 1
@@ -169,3 +171,22 @@ def validation_form(results: Sequence[Dict[str, Any]]) -> Dict[str, Any]:
         "valid": all(r["valid"] for r in results),
         "files": list(results),
     }
+
+
+def error_form(error: VfiocompatError) -> Dict[str, Any]:
+    """A refused input or command line as JSON (schemas/error.schema.json): what, and where when known."""
+    detail: Dict[str, Any] = {"code": error.code, "message": " ".join(error.message.split())}
+    if isinstance(error, TableError):
+        location = error.location or ""
+        file, _, line = location.rpartition(":")
+        if line.isdigit() and file:
+            detail.update(file=file, line=int(line))
+        elif location:
+            detail["file"] = location
+        if error.path:
+            detail["path"] = error.path
+        if error.rule:
+            detail["rule"] = error.rule
+    elif isinstance(error, DeviceVersionError):
+        detail["position"] = error.position
+    return {"schema_version": SCHEMA_VERSION, "error": detail}

@@ -332,13 +332,23 @@ def _parse_hook(manager: pluggy.PluginManager, sandbox: Sandbox) -> ParseHook:
     return parse
 
 
+class _ProbeHook:
+    """A plugin's ``vfiocompat_device_version``, isolated: one device, or many queued at once (``each``)."""
+
+    def __init__(self, manager: pluggy.PluginManager, sandbox: Sandbox) -> None:
+        self._caller = manager.hook.vfiocompat_device_version
+        self._sandbox = sandbox
+
+    def __call__(self, device: Any) -> Optional[str]:
+        return cast(Optional[str], self._sandbox.call(self._caller, device=device, convert=_plain_text))
+
+    def each(self, devices: Sequence[Any]) -> List[Tuple[bool, Any]]:
+        """``(True, device_version or None)`` or ``(False, HookFailed)`` per device, in order."""
+        return self._sandbox.call_each(lambda device: self._caller(device=device), devices, convert=_plain_text)
+
+
 def _probe_hook(manager: pluggy.PluginManager, sandbox: Sandbox) -> ProbeHook:
-    caller = manager.hook.vfiocompat_device_version
-
-    def device_version(device: Any) -> Optional[str]:
-        return cast(Optional[str], sandbox.call(caller, device=device, convert=_plain_text))
-
-    return device_version
+    return _ProbeHook(manager, sandbox)
 
 
 def _collect_tables(name: str, manager: pluggy.PluginManager,

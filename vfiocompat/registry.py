@@ -180,6 +180,10 @@ class Registry:
             return Resolution(text, None, None, None, (Reason(error.code, "core", error.message),))
         claimants = [h for h in self._by_vendor.get(device.vendor_id, ())
                      if h.claims.covers(device.vendor_id, device.proprietary)]
+        broken = self._broken_claim(device, claimants)
+        if broken is not None:
+            # A broken table that would claim this string may hold the deny rule for it: never judge without it.
+            return self._refused(text, device, broken)
         if len(claimants) > 1:
             names = " and ".join(f"{h.claims.table_id!r} (plugin {h.plugin!r})" for h in claimants)
             return self._refused(text, device, Reason(
@@ -213,22 +217,36 @@ class Registry:
     def _refused(text: str, device: DeviceVersion, reason: Reason) -> Resolution:
         return Resolution(text, device, None, None, (reason,))
 
+    def _broken_claim(self, device: DeviceVersion, claimants: Sequence[TableHandle]) -> Optional[Reason]:
+        """Why a table that failed to load may claim this string, or None.
+
+        A failed table whose claims are known refuses the strings they cover; one whose claims could not
+        even be read refuses the strings of the vendors its plugin serves with other tables.
+        """
+        vendor_plugins = {h.plugin for h in self._by_vendor.get(device.vendor_id, ())}
+        for failure in self._failures:
+            if failure.code == "VC305":
+                continue
+            known = failure.vendor_id is not None
+            if (known and failure.claims(device.vendor_id, device.proprietary)) or (
+                    not known and failure.plugin in vendor_plugins and claimants):
+                return Reason(failure.code, "plugin", f"plugin {failure.plugin!r} may serve this device but"
+                              f" {failure.message}", hint="fix or reinstall the plugin; `vfiocompat plugins` shows it",
+                              plugin=failure.plugin)
+        return None
+
     def _unclaimed(self, device: DeviceVersion) -> Reason:
         vendor = device.vendor
-        broken = [f for f in self._failures if f.claims(device.vendor_id, device.proprietary)]
-        if broken:
-            failure = broken[0]
-            return Reason(failure.code, "plugin", f"plugin {failure.plugin!r} would serve this device but"
-                          f" {failure.message}", hint="fix or reinstall the plugin; `vfiocompat plugins` shows it",
-                          plugin=failure.plugin)
         unknown_claims = [f for f in self._failures if f.vendor_id is None and f.code != "VC305"]
         known = self._by_vendor.get(device.vendor_id)
         if unknown_claims:
             failure = unknown_claims[0]
-            others = f" (and {len(unknown_claims) - 1} more)" if len(unknown_claims) > 1 else ""
+            names = list(dict.fromkeys(f.plugin for f in unknown_claims))
+            shown = ", ".join(repr(n) for n in names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
             return Reason(failure.code, "plugin",
                           f"no table claims vendor {vendor} string {device.proprietary!r}; plugin"
-                          f" {failure.plugin!r}{others} may serve it but {failure.message}",
+                          f"{'s' if len(names) > 1 else ''} {shown} may serve it but {failure.plugin!r}"
+                          f" {failure.message}",
                           hint="fix or reinstall the plugin; `vfiocompat plugins` shows it", plugin=failure.plugin)
         if not known:
             return Reason("VC203", "core", f"no installed plugin serves vendor {vendor}",
@@ -457,15 +475,10 @@ def _sided(side: str, reasons: Sequence[Reason]) -> List[Reason]:
 
 
 def _table_file_record(sources: Sequence[TableSource]) -> PluginRecord:
-    handles: List[TableHandle] = []
-    failures: List[PluginFailure] = []
-    for source in sources:
-        try:
-            # A table given on the command line is being written: compile it now, report it now.
-            handles.append(TableHandle.of(load_table(source, plugin=_TABLE_FILE_PLUGIN)))
-        except TableError as error:
-            failures.append(PluginFailure(_TABLE_FILE_PLUGIN, "VC304", f"table invalid: {error.one_line()}"))
-    return PluginRecord(_TABLE_FILE_PLUGIN, None, None, tuple(handles), tuple(failures))
+    # A table named by the caller is being written: compile it now, and refuse it now (a usage error),
+    # rather than judge pairs without it.
+    handles = [TableHandle.of(load_table(source, plugin=_TABLE_FILE_PLUGIN)) for source in sources]
+    return PluginRecord(_TABLE_FILE_PLUGIN, None, None, tuple(handles))
 
 
 def _overlaps(handles: Sequence[TableHandle]) -> List[PluginFailure]:

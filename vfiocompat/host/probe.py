@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
-from typing import Any, Callable, Dict, List, Mapping, NamedTuple, Optional, Tuple, TypeVar
+from typing import Any, Callable, Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple, TypeVar
 
 from ..device_version import parse
 from ..errors import DeviceFactMissing, DeviceVersionError, UsageError
@@ -57,8 +57,27 @@ def probe(sysfs_root: str, registry: Any, *, host: str = "localhost", facts: Opt
     finder = _Finder(sysfs, known)
     found = finder.find()
     hooks: Mapping[str, ProbeHook] = getattr(registry, "probe_hooks", {}) or {}
-    devices = tuple(_inventory_device(device, hooks) for device in found)
+    # Each plugin is handed every device at once: one queue of calls per plugin, not a hand-off per device.
+    answers = {name: _ask_each(hooks[name], found) for name in sorted(hooks)}
+    devices = tuple(_inventory_device(device, {name: answers[name][index] for name in answers})
+                    for index, device in enumerate(found))
     return Inventory(host, devices, tuple(finder.issues), sysfs.root)
+
+
+Outcome = Tuple[bool, Any]
+
+
+def _ask_each(hook: ProbeHook, devices: Sequence[HostDevice]) -> List[Outcome]:
+    each = getattr(hook, "each", None)
+    if each is not None:
+        return list(each(devices))
+    outcomes: List[Outcome] = []
+    for device in devices:
+        try:
+            outcomes.append((True, call_plugin(hook, device)))
+        except HookFailed as error:
+            outcomes.append((False, error))
+    return outcomes
 
 
 def _check_facts(facts: Optional[Facts]) -> Dict[str, Dict[str, str]]:
@@ -96,12 +115,17 @@ def parse_count(text: Optional[str], digits: int = MAX_COUNT_DIGITS) -> Optional
 def device_version_of(device: HostDevice, hooks: Mapping[str, ProbeHook]) -> Tuple[Optional[str], Optional[str],
                                                                                     List[Reason]]:
     """Ask each plugin, in isolation, for ``device``'s device_version: (text, plugin, problems)."""
+    return _decide(device, {name: _ask_each(hooks[name], [device])[0] for name in sorted(hooks)})
+
+
+def _decide(device: HostDevice, outcomes: Mapping[str, Outcome]) -> Tuple[Optional[str], Optional[str],
+                                                                           List[Reason]]:
     answers: Dict[str, str] = {}
     problems: List[Reason] = []
-    for name in sorted(hooks):
-        try:
-            result = call_plugin(hooks[name], device)
-        except HookFailed as error:
+    for name in sorted(outcomes):
+        ok, result = outcomes[name]
+        if not ok:
+            error = result
             if isinstance(error.error, DeviceFactMissing):
                 missing = error.error
                 problems.append(Reason(missing.code, "host", f"plugin {name!r} cannot give {device.id} a"
@@ -142,8 +166,8 @@ def device_version_of(device: HostDevice, hooks: Mapping[str, ProbeHook]) -> Tup
     return distinct[0], sorted(answers)[0], problems
 
 
-def _inventory_device(device: HostDevice, hooks: Mapping[str, ProbeHook]) -> InventoryDevice:
-    version, plugin, reasons = device_version_of(device, hooks)
+def _inventory_device(device: HostDevice, outcomes: Mapping[str, Outcome]) -> InventoryDevice:
+    version, plugin, reasons = _decide(device, outcomes)
     can_migrate: Optional[bool] = None
     driver_needed: Optional[str] = None
     if device.kind == "pci":
