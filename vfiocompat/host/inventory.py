@@ -106,13 +106,35 @@ class HostDevice:
         """A fact the operator supplied for this device in the host config's ``[facts]`` (see docs), or ``None``."""
         return self.facts.get(name)
 
+    def read_host_attribute(self, path: str) -> Optional[str]:
+        """A file of the probed tree outside the device's folder, ``path`` relative to its root, or ``None``.
+
+        For what a driver publishes elsewhere: the PF's debugfs (``kernel/debug/dri/0000:03:00.0/...``),
+        ``module/NAME/parameters/...``. The same confinement as :meth:`read_attribute`.
+        """
+        checked = self._host_path(path)
+        return None if checked is None or self._sysfs is None else self._sysfs.read(checked)
+
+    def list_host_attribute(self, path: str) -> List[str]:
+        """The sorted entries of a folder of the probed tree, ``path`` relative to its root; empty if absent."""
+        checked = self._host_path(path)
+        return [] if checked is None or self._sysfs is None else self._sysfs.list_dir(checked)
+
     def _attribute_path(self, name: str) -> Optional[str]:
-        parts = name.split("/")
-        if not name or os.path.isabs(name) or any(p in ("", ".", "..") for p in parts) or "\0" in name:
-            raise UsageError(f"attribute name {name!r} must be a plain path inside the device's folder")
+        _check_relative(name)
         if self._sysfs is None or self.path is None:
             return None
         return os.path.join(self.path, name)
+
+    def _host_path(self, path: str) -> Optional[str]:
+        _check_relative(path)
+        return None if self._sysfs is None else path
+
+
+def _check_relative(name: str) -> None:
+    parts = name.split("/")
+    if not name or os.path.isabs(name) or any(p in ("", ".", "..") for p in parts) or "\0" in name:
+        raise UsageError(f"attribute name {name!r} must be a plain relative path inside the probed tree")
 
 
 @dataclass(frozen=True)
