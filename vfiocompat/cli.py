@@ -16,7 +16,7 @@ from typing import Any, Callable, Dict, Iterable, Iterator, List, NoReturn, Opti
 
 from . import __version__
 from .errors import UsageError, VfiocompatError
-from .text import printable, verdict_lines
+from .text import printable, verdict_line, verdict_lines
 
 __all__ = ["main", "EXIT_OK", "EXIT_REFUSED", "EXIT_BAD_INPUT"]
 
@@ -124,6 +124,10 @@ def _emit(out: TextIO, form: Dict[str, Any]) -> None:
 
 
 def _cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    if args.batch is not None:
+        return _check_batch(args, out)
+    if args.source is None or args.target is None:
+        raise UsageError("check needs SOURCE and TARGET, or --batch FILE")
     verdict = _registry(args).check(args.source, args.target)
     if args.json:
         from .json_forms import verdict_form
@@ -132,6 +136,26 @@ def _cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     else:
         out.write("\n".join(verdict_lines(verdict)) + "\n")
     return EXIT_OK if verdict.compatible else EXIT_REFUSED
+
+
+def _check_batch(args: argparse.Namespace, out: TextIO) -> int:
+    from .batch import read_pairs
+
+    if args.source is not None:
+        raise UsageError("check takes SOURCE TARGET or --batch FILE, not both")
+    pairs = read_pairs(args.batch)
+    registry = _registry(args)
+    all_compatible = True
+    if args.json:
+        from .json_forms import verdict_form
+    for source, target in pairs:
+        verdict = registry.check(source, target)
+        all_compatible = all_compatible and verdict.compatible
+        if args.json:
+            out.write(json.dumps(verdict_form(verdict), separators=(",", ":")) + "\n")
+        else:
+            out.write(verdict_line(verdict) + "\n")
+    return EXIT_OK if pairs and all_compatible else EXIT_REFUSED
 
 
 def _cmd_explain(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -407,8 +431,11 @@ def build_parser(only: Optional[str] = None) -> argparse.ArgumentParser:
     commands = _OnlyCommand(subparsers, only)
 
     check = commands.add_parser("check", parents=[common], help="judge SOURCE -> TARGET (exit 0 yes, 1 no)")
-    check.add_argument("source", help="the source device_version, VENDOR:INTERFACE:PROPRIETARY")
-    check.add_argument("target", help="the target device_version")
+    check.add_argument("source", nargs="?", help="the source device_version, VENDOR:INTERFACE:PROPRIETARY")
+    check.add_argument("target", nargs="?", help="the target device_version")
+    check.add_argument("--batch", metavar="FILE", default=None,
+                       help="judge every 'SOURCE TARGET' line of FILE ('-': stdin), one verdict line each"
+                            " (JSON Lines with --json); exit 0 only if every pair is compatible")
     check.set_defaults(handler=_cmd_check)
     explain = commands.add_parser("explain", parents=[common],
                                   help="diagnose SOURCE -> TARGET, or document a reason CODE")

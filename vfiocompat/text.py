@@ -10,7 +10,7 @@ from typing import List
 
 from .verdict import Reason, Verdict
 
-__all__ = ["printable", "reason_lines", "verdict_lines"]
+__all__ = ["printable", "reason_lines", "verdict_line", "verdict_lines"]
 
 _ESCAPES = {code: f"\\x{code:02x}" for code in (*range(0x20), 0x7F)}
 
@@ -38,8 +38,7 @@ def reason_lines(reason: Reason, indent: str = "  ") -> List[str]:
 
 def verdict_lines(verdict: Verdict) -> List[str]:
     """The decision, the deciding rule and its source, then every reason."""
-    word = "compatible" if verdict.compatible else "not compatible"
-    lines = [f"{word}: {printable(verdict.source)} -> {printable(verdict.target)}"]
+    lines = [_headline(verdict)]
     if verdict.decided_by is not None:
         ref = verdict.decided_by
         action = "allowed" if ref.effect == "allow" else "denied"
@@ -49,3 +48,16 @@ def verdict_lines(verdict: Verdict) -> List[str]:
     for reason in verdict.reasons:
         lines.extend(reason_lines(reason))
     return lines
+
+
+def verdict_line(verdict: Verdict) -> str:
+    """The verdict on one line (for batches): ``compatible: S -> T`` or ``not compatible: S -> T [CODES] why``."""
+    line = _headline(verdict)
+    if verdict.reasons:
+        line += f" [{','.join(verdict.codes)}] {printable(' '.join(verdict.reasons[0].message.split()))}"
+    return line
+
+
+def _headline(verdict: Verdict) -> str:
+    word = "compatible" if verdict.compatible else "not compatible"
+    return f"{word}: {printable(verdict.source)} -> {printable(verdict.target)}"
