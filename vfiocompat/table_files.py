@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 import sys
 from dataclasses import dataclass
@@ -147,6 +148,11 @@ def decode_table(raw: bytes, origin: str, name: str) -> TableDocument:
     return TableDocument(data, text, raw, origin, syntax)
 
 
+# A line that is "[table]" (spaces around it allowed), and the next line that starts with "[".
+_TABLE_HEADER = re.compile(r"^[ \t]*\[table\][ \t]*\r?$", re.MULTILINE)
+_ANY_HEADER = re.compile(r"^[ \t]*\[", re.MULTILINE)
+
+
 def decode_head(raw: bytes, name: str) -> Optional[Dict[str, Any]]:
     """The ``[table]`` section of a TOML table, decoded without decoding the rest; ``None`` when unsure.
 
@@ -163,13 +169,12 @@ def decode_head(raw: bytes, name: str) -> Optional[Dict[str, Any]]:
         return None
     if _syntax(name, text) != "toml" or "\x00" in text:
         return None
-    lines = text.splitlines(keepends=True)
-    start = next((i for i, line in enumerate(lines) if line.strip() == "[table]"), None)
-    if start is None:
+    header = _TABLE_HEADER.search(text)
+    if header is None:
         return None
-    end = next((i for i in range(start + 1, len(lines)) if lines[i].lstrip().startswith("[")), len(lines))
+    following = _ANY_HEADER.search(text, header.end())
     try:
-        head = tomllib.loads("".join(lines[:end])).get("table")
+        head = tomllib.loads(text[: following.start() if following else len(text)]).get("table")
     except (tomllib.TOMLDecodeError, RecursionError, ValueError):
         return None
     return head if isinstance(head, dict) else None
