@@ -52,3 +52,19 @@ def test_identifiers_cannot_smuggle_a_newline() -> None:
     data = copy.deepcopy(BASE_TABLE)
     data["table"]["id"] = "t\n"
     assert [path for path, _, _ in table_schema_issues(data)] == [("table", "id")]
+
+
+def test_messages_quote_values_boundedly() -> None:
+    data = copy.deepcopy(BASE_TABLE)
+    data["rules"][0]["conditions"][0]["test"] = "x" * 100_000
+    data["table"].update({f"k{i}": 1 for i in range(1000)})
+    issues = table_schema_issues(data)
+    assert all(len(message) < 400 for _, message, _ in issues), [m[:100] for _, m, _ in issues]
+    assert any("and 995 more" in message for _, message, _ in issues)
+
+
+def test_allow_downgrade_is_bounded_in_the_schema_too() -> None:
+    data = copy.deepcopy(BASE_TABLE)
+    data["rules"][0]["allow_downgrade"] = [f"f{i}" for i in range(129)]
+    assert [(path, code) for path, _, code in table_schema_issues(data)] == [(("rules", 0, "allow_downgrade"),
+                                                                            "VC507")]

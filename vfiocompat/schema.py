@@ -60,15 +60,25 @@ def _message(error: Any) -> str:
     kind = error.validator
     if kind == "additionalProperties":
         extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
-        return f"unknown key{'s' if len(extra) > 1 else ''} {', '.join(map(repr, extra))}"
+        listed = ", ".join(_short(key, 40) for key in extra[:5])
+        more = f" and {len(extra) - 5} more" if len(extra) > 5 else ""
+        return f"unknown key{'s' if len(extra) > 1 else ''} {listed}{more}"
     if kind == "required":
         return str(error.message).replace(" is a required property", " is required")
     if kind == "enum":
         allowed = ", ".join(repr(v) for v in error.validator_value)
-        return f"{error.instance!r} is not one of {allowed}"
+        return f"{_short(error.instance)} is not one of {allowed}"
     if kind == "not" and isinstance(error.instance, dict):
         return "this test compares source with target; it takes no 'side'"
     if kind == "not":
-        return f"{error.instance!r} is reserved (VC codes belong to the core)"
+        return f"{_short(error.instance)} is reserved (VC codes belong to the core)"
     text = str(error.message)
     return text if len(text) <= 300 else text[:297] + "..."
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    # A message quotes a table's value; a 10 MB string or list is named, not copied into every line.
+    if isinstance(value, (list, dict)) and len(value) > limit:
+        return f"a {type(value).__name__} of {len(value)} items"
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
