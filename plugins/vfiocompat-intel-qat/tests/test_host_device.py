@@ -5,13 +5,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import shutil
-import sys
 from pathlib import Path
 from typing import Any, Dict, List, Mapping
 
 import pytest
 
 import vfiocompat
+from vfiocompat.host.config import HostConfig, load_host_config
 from vfiocompat.host.inventory import HostDevice, Inventory
 from vfiocompat.host.probe import probe
 from vfiocompat.testing import (
@@ -22,16 +22,11 @@ from vfiocompat.testing import (
     requires_plugin,
 )
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:
-    import tomli as tomllib
-
 PLUGIN = "intel-qat"
 TABLE_ID = "intel-qat-gen4-vf"
 FIXTURES = Path(__file__).resolve().parents[3] / "examples" / "sysfs"
 QAT_FIXTURES = ("qat-4xxx", "qat-402xx-rl")
-#: What the plugin builds for each fixture VF once the fixture's facts.toml is applied.
+#: What the plugin builds for each fixture VF once the facts of the fixture's config.toml are applied.
 WITH_FACTS: Dict[str, Dict[str, str]] = {
     "qat-4xxx": {
         "pci:0000:6b:00.1": "0x8086:1:qat=gen4;dev=4941;mstate=1;gencap=0x3c1f;extdc=0x1;svc=asym,sym;sla=;cir=0;pir=0",
@@ -58,20 +53,14 @@ def qat_only() -> vfiocompat.Registry:
     return load_registry(PLUGIN)
 
 
-def _expected(name: str) -> Dict[str, Any]:
-    data: Dict[str, Any] = json.loads((FIXTURES / name / "expected.json").read_text())
+def _expected(name: str, document: str = "expected.json") -> Dict[str, Any]:
+    data: Dict[str, Any] = json.loads((FIXTURES / name / document).read_text())
     return data
 
 
-def _facts(name: str) -> Dict[str, Mapping[str, str]]:
-    data = tomllib.loads((FIXTURES / name / "facts.toml").read_text())
-    facts: Dict[str, Mapping[str, str]] = data["facts"]
-    return facts
-
-
-def _with_facts(inventory: Inventory, facts: Mapping[str, Mapping[str, str]]) -> List[HostDevice]:
-    return [dataclasses.replace(entry.device, facts=dict(facts.get(entry.device.id, {})))
-            for entry in inventory.devices]
+def _config(name: str) -> HostConfig:
+    """The fixture's host config file, read as the host commands read it (no environment)."""
+    return load_host_config(str(FIXTURES / name / "config.toml"), environ={})
 
 
 def _hook() -> Any:
@@ -122,19 +111,28 @@ def test_probe_lists_the_vfs_but_not_the_pf(registry: vfiocompat.Registry) -> No
 
 
 @pytest.mark.parametrize("name", QAT_FIXTURES)
-def test_with_the_fixture_facts_each_vf_gets_its_device_version(registry: vfiocompat.Registry, name: str) -> None:
-    inventory = probe(str(FIXTURES / name / "sys"), registry)
-    facts = _facts(name)
-    built = {device.id: _hook()(device) for device in _with_facts(inventory, facts) if device.id in facts}
-    assert built == WITH_FACTS[name]
+def test_with_the_fixture_config_each_vf_gets_its_device_version(registry: vfiocompat.Registry, name: str) -> None:
+    config = _config(name)
+    assert config.path == str(FIXTURES / name / "config.toml") and set(config.facts) == set(WITH_FACTS[name])
+    inventory = probe(str(FIXTURES / name / "sys"), registry, facts=config.facts)
+    built = {e.device.id: e.device_version for e in inventory.devices if e.device_version is not None}
+    assert built == WITH_FACTS[name] == _expected(name, "expected-config.json")["devices"]
+    assert all(e.version_plugin == PLUGIN for e in inventory.devices if e.device_version is not None)
     for version in built.values():
         assert str(vfiocompat.parse(version)) == version
         assert_compatible(registry, version, version, rule="qat-gen4-vf-load-checks")
 
 
+def test_with_the_config_the_vfio_pci_vf_without_facts_is_still_refused(registry: vfiocompat.Registry) -> None:
+    inventory = probe(str(FIXTURES / "qat-4xxx" / "sys"), registry, facts=_config("qat-4xxx").facts)
+    entry = next(e for e in inventory.devices if e.device.id == "pci:0000:6b:00.3")
+    assert entry.device_version is None and [r.code for r in entry.reasons] == ["VC601", "VC608"]
+
+
+@pytest.mark.parametrize("document", ["expected.json", "expected-config.json"])
 @pytest.mark.parametrize("name", QAT_FIXTURES)
-def test_expected_pairs_are_decided_as_listed(registry: vfiocompat.Registry, name: str) -> None:
-    pairs = _expected(name)["pairs"]
+def test_expected_pairs_are_decided_as_listed(registry: vfiocompat.Registry, name: str, document: str) -> None:
+    pairs = _expected(name, document)["pairs"]
     assert pairs
     for pair in pairs:
         verdict = registry.check(pair["source"], pair["target"])
