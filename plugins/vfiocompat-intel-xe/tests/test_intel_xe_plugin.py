@@ -12,10 +12,9 @@ from typing import Any, Dict, List, Optional
 import pytest
 
 import vfiocompat
+from vfiocompat.host.config import load_host_config
 from vfiocompat.host.inventory import HostDevice
 from vfiocompat.host.probe import device_version_of, probe
-from vfiocompat.host.sysfs import SysfsRoot
-from vfiocompat.host.variant_drivers import is_vfio_driver
 from vfiocompat.testing import (
     assert_compatible,
     assert_examples_decide_every_rule,
@@ -57,11 +56,11 @@ def registry() -> vfiocompat.Registry:
     return load_registry(PLUGIN)
 
 
-def vf(root: Path, n: int, driver: str = "xe-vfio-pci", facts: Optional[Dict[str, str]] = None) -> HostDevice:
-    """VF ``0000:03:00.n`` of the fixture as probe would describe it."""
-    address = f"0000:03:00.{n}"
-    return HostDevice("pci", address=address, vendor="0x8086", device="0xe20b", driver=driver,
-                      path=f"{PARENT}/{address}", facts=facts or {}, _sysfs=SysfsRoot(str(root)))
+def vf(root: Path, n: int, facts: Optional[Dict[str, str]] = None) -> HostDevice:
+    """VF ``0000:03:00.n`` of the sysfs tree ``root`` as probe describes it (no plugins), with ``facts``."""
+    inventory = probe(str(root), vfiocompat.Registry())
+    device = next(e.device for e in inventory.devices if e.device.address == f"0000:03:00.{n}")
+    return dataclasses.replace(device, facts=dict(facts or {}))
 
 
 PKT = {"xe_packet_version": "1"}
@@ -219,9 +218,7 @@ def test_quota_read_from_debugfs_follows_the_pf(tmp_path: Path) -> None:
 def test_devices_not_ours_get_none() -> None:
     import vfiocompat_intel_xe as plugin
 
-    sysfs = SysfsRoot(str(SYS))
-    pf = HostDevice("pci", address="0000:03:00.0", vendor="0x8086", device="0xe20b", driver="xe",
-                    path=f"{PARENT}/0000:03:00.0", _sysfs=sysfs)
+    pf = dataclasses.replace(vf(SYS, 1), address="0000:03:00.0", driver="xe", path=f"{PARENT}/0000:03:00.0")
     other_vendor = dataclasses.replace(vf(SYS, 1), vendor="0x15b3")
     lunar_lake = dataclasses.replace(vf(SYS, 1), device="0x64a0")
     mdev = HostDevice("mdev", uuid="00000000-0000-0000-0000-000000000001", vendor="0x8086", device="0xe20b")
@@ -230,8 +227,6 @@ def test_devices_not_ours_get_none() -> None:
 
 
 def test_probe_of_the_fixture_matches_expected_json() -> None:
-    if not is_vfio_driver("xe-vfio-pci"):
-        pytest.skip("probe does not list functions bound to 'xe-vfio-pci' (pci_driver.name has hyphens) yet")
     inventory = probe(str(SYS), load_registry(PLUGIN))
     expected: Dict[str, Any] = json.loads((FIXTURE / "expected.json").read_text())
     got = {e.device.id: e.device_version for e in inventory.devices if e.device_version is not None}
@@ -247,3 +242,55 @@ def test_probe_lists_the_vfio_pci_vf_with_vc601() -> None:
     assert entry.can_migrate is False and entry.device_version is None
     assert [r.code for r in entry.reasons] == ["VC601", "VC608"]
     assert inventory.issues == ()
+
+
+def test_probe_with_the_fixture_config_matches_expected_config_json(registry: vfiocompat.Registry) -> None:
+    config = load_host_config(str(FIXTURE / "config.toml"), environ={})
+    assert {k: dict(v) for k, v in config.facts.items()} == {"pci:0000:03:00.1": PKT, "pci:0000:03:00.2": PKT}
+    inventory = probe(str(SYS), registry, facts=config.facts)
+    got = {e.device.id: e.device_version for e in inventory.devices if e.device_version is not None}
+    expected: Dict[str, Any] = json.loads((FIXTURE / "expected-config.json").read_text())
+    assert got == expected["devices"] == {"pci:0000:03:00.1": VF1, "pci:0000:03:00.2": VF2}
+    assert {e.device.id: e.version_plugin for e in inventory.devices if e.device_version} == {
+        "pci:0000:03:00.1": PLUGIN, "pci:0000:03:00.2": PLUGIN}
+    left_out = next(e for e in inventory.devices if e.device.id == "pci:0000:03:00.3")
+    assert [r.code for r in left_out.reasons] == ["VC601", "VC608"], "the vfio-pci VF has no fact in config.toml"
+    for pair in expected["pairs"]:
+        verdict = registry.check(pair["source"], pair["target"])
+        assert verdict.compatible is pair["compatible"], pair
+        if "code" in pair:
+            assert pair["code"] in verdict.codes
+
+
+def test_debugfs_is_read_under_the_probed_root_only(tmp_path: Path) -> None:
+    import vfiocompat_intel_xe as plugin
+
+    root = tmp_path / "sys"
+    shutil.copytree(SYS, root, symlinks=True)
+    (root / "kernel/debug/dri/0000:03:00.0/sriov/vf1/tile0/ggtt_quota").write_text("16777216\n")
+    assert ";ggtt=16777216;" in plugin.vfiocompat_device_version(vf(root, 1, facts=PKT))
+    assert plugin.vfiocompat_device_version(vf(SYS, 1, facts=PKT)) == VF1, "the original fixture is not read"
+
+
+def test_a_device_without_a_sysfs_tree_reads_no_debugfs() -> None:
+    import vfiocompat_intel_xe as plugin
+
+    # As loaded from an inventory document: the fields, no tree behind them.
+    bare = HostDevice("pci", address="0000:03:00.1", vendor="0x8086", device="0xe20b", driver="xe-vfio-pci",
+                      facts=PKT)
+    assert bare.read_host_attribute("kernel/debug/dri/0000:03:00.0/tile0/gt0/uc/guc_info") is None
+    assert plugin.vfiocompat_device_version(bare) is None, "no physfn link: not a VF this plugin can place"
+
+
+def test_a_pf_whose_name_is_not_a_pci_address_is_not_read(tmp_path: Path) -> None:
+    import vfiocompat_intel_xe as plugin
+
+    root = tmp_path / "sys"
+    shutil.copytree(SYS, root, symlinks=True)
+    parent = root / PARENT
+    shutil.copytree(parent / "0000:03:00.0", parent / "xe-pf", symlinks=True)
+    (parent / "0000:03:00.1" / "physfn").unlink()
+    (parent / "0000:03:00.1" / "physfn").symlink_to("../xe-pf")
+    device = vf(root, 1, facts=PKT)
+    assert (device.link_name("physfn"), device.link_name("physfn/driver")) == ("xe-pf", "xe")
+    assert plugin.vfiocompat_device_version(device) is None

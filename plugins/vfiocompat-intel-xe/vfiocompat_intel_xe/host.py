@@ -44,6 +44,7 @@ FACTS: Dict[str, str] = {
 }
 
 _VIRTFN = re.compile(r"^virtfn([0-9]{1,5})$")
+_PCI_ADDRESS = re.compile(r"[0-9a-f]{4,8}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]")
 _GT = re.compile(r"^gt([0-9]{1,2})$")
 _UINT = re.compile(r"^[0-9]{1,20}$")
 _ID = re.compile(r"^0x[0-9a-f]{2,4}$")
@@ -74,7 +75,8 @@ def device_version(device: Any) -> Optional[str]:
         return None
     family = family_of(device.device)
     pf = device.link_name("physfn")
-    if family is None or pf is None or device.link_name("physfn/driver") != PF_DRIVER:
+    # The PF's address names its debugfs folder: only a PCI address may become part of that path.
+    if family is None or pf is None or not _PCI_ADDRESS.fullmatch(pf) or device.link_name("physfn/driver") != PF_DRIVER:
         return None
     dev = _pci_id(device, "physfn/device")
     rev = _pci_id(device, "physfn/revision")
@@ -120,19 +122,15 @@ def _vf_number(device: Any) -> Optional[int]:
 def _debugfs(device: Any, pf: str, relative: str) -> Optional[str]:
     """A PF debugfs file ``dri/<PF BDF>/<relative>``, read inside the probed sysfs root only.
 
-    debugfs is mounted at /sys/kernel/debug; reading it through the probe's confined sysfs
-    reader keeps a fixture's probe from ever touching the real host's debugfs.
+    debugfs is mounted at /sys/kernel/debug; reading it through the probe's confined reader
+    (``HostDevice.read_host_attribute``) keeps a fixture's probe from touching the real host's.
     """
-    sysfs = getattr(device, "_sysfs", None)  # no public accessor yet: see README, "Host API"
-    if sysfs is None:
-        return None
-    text = sysfs.read(f"kernel/debug/dri/{pf}/{relative}")
+    text = device.read_host_attribute(f"kernel/debug/dri/{pf}/{relative}")
     return text if isinstance(text, str) else None
 
 
 def _debugfs_list(device: Any, pf: str, relative: str) -> List[str]:
-    sysfs = getattr(device, "_sysfs", None)
-    return [] if sysfs is None else list(sysfs.list_dir(f"kernel/debug/dri/{pf}/{relative}"))
+    return list(device.list_host_attribute(f"kernel/debug/dri/{pf}/{relative}"))
 
 
 def _fact(device: Any, name: str, missing: List[str]) -> Optional[str]:
