@@ -16,7 +16,7 @@ from typing import Any, Callable, Dict, Iterable, Iterator, List, NoReturn, Opti
 
 from . import __version__
 from .errors import UsageError, VfiocompatError
-from .text import printable, verdict_line, verdict_lines
+from .text import one_line, printable, verdict_line, verdict_lines
 
 __all__ = ["main", "EXIT_OK", "EXIT_REFUSED", "EXIT_BAD_INPUT"]
 
@@ -196,18 +196,19 @@ def _explanation_lines(explanation: Any, registry: Any) -> List[str]:
             state = "holds" if trial.holds else f"{len(trial.failed)} of {len(trial.conditions)} conditions fail"
             lines.append(f"  {ref.effect} rule {ref.rule!r}: {state}")
             if trial.description:
-                lines.append(f"    {trial.description}")
+                # Prose may hold line breaks; shown on one line, it cannot stand as a line of its own.
+                lines.append(f"    {one_line(trial.description)}")
             for condition in trial.conditions:
                 mark = "ok  " if condition.passed else "FAIL"
-                lines.append(f"    [{mark}] {condition.description}")
+                lines.append(f"    [{mark}] {one_line(condition.description)}")
                 if condition.reason is not None:
                     reason = condition.reason
                     values = [f"{side} {value}" for side, value in
                               (("source", reason.source_value), ("target", reason.target_value)) if value is not None]
                     shown = f" ({', '.join(values)})" if values else ""
-                    lines.append(f"           {reason.code}: {reason.message}{shown}")
+                    lines.append(f"           {reason.code}: {one_line(reason.message)}{one_line(shown)}")
             if trial.notes:
-                lines.append(f"    notes: {' '.join(trial.notes.split())}")
+                lines.append(f"    notes: {one_line(trial.notes)}")
             if ref.source_url:
                 lines.append(f"    source: {ref.source_url}")
     if not verdict.compatible:
@@ -215,7 +216,7 @@ def _explanation_lines(explanation: Any, registry: Any) -> List[str]:
         if hints:
             lines.append("")
             lines.append("what would have to change:")
-            lines.extend(f"  - {hint}" for hint in hints)
+            lines.extend(f"  - {one_line(hint)}" for hint in hints)
     return lines
 
 
@@ -243,9 +244,9 @@ def _explain_code(args: argparse.Namespace, out: TextIO) -> int:
         out.write(f"{code}: a vendor reason code, used by:\n")
         for use in uses:
             out.write(f"  table {use['table']!r} (plugin {use['plugin']!r}), rule {use['rule']!r}: "
-                      f"{use['message'] or use['description'] or ''}\n")
+                      f"{one_line(use['message'] or use['description'] or '')}\n")
             if use["hint"]:
-                out.write(f"    hint: {use['hint']}\n")
+                out.write(f"    hint: {one_line(use['hint'])}\n")
             if use["source_url"]:
                 out.write(f"    source: {use['source_url']}\n")
     return EXIT_OK

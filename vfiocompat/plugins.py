@@ -9,6 +9,7 @@ as usual. Every call into a plugin goes through its :class:`~vfiocompat.isolatio
 from __future__ import annotations
 
 import os
+import re
 import sys
 from dataclasses import dataclass, field
 from importlib import import_module
@@ -19,7 +20,7 @@ import pluggy
 from . import hookspecs
 from .errors import TableError
 from .isolation import DEFAULT_TIMEOUT, HookFailed, Sandbox, call_plugin, describe_error
-from .table_files import read_table
+from .table_files import decode_head, decode_table, read_raw
 from .table_loader import TableHandle, open_table
 from .tables import Table
 
@@ -392,12 +393,26 @@ def _open_source(source: Any, plugin: str) -> TableHandle:
     return open_table(source, plugin)
 
 
+_VENDOR = re.compile(r"0[xX][0-9a-fA-F]{1,8}")
+
+
 def _claims_of(source: Any) -> Tuple[Optional[int], Tuple[str, ...]]:
-    """Best effort: the vendor and prefixes a (broken) table file declares, to name its plugin later."""
+    """Best effort: the vendor and prefixes a (broken) table file declares, to refuse what it may claim.
+
+    Only a vendor spelt as the compiler requires counts (``"0x-1"`` claims nothing known); the rest
+    of the head may be broken, since what a broken table would claim is what matters.
+    """
     try:
-        head = read_table(source).data.get("table", {})
-        vendor = int(str(head.get("vendor", ""))[2:], 16)
-        prefixes = tuple(p for p in head.get("prefixes", []) if isinstance(p, str))
-        return vendor, prefixes
-    except Exception:  # noqa: BLE001 - a table too broken to read claims nothing
+        raw, origin, name = read_raw(source)
+        head = decode_head(raw, name)
+        if head is None:
+            head = decode_table(raw, origin, name).data.get("table")
+        vendor = head.get("vendor") if isinstance(head, dict) else None
+        if not isinstance(vendor, str) or not _VENDOR.fullmatch(vendor):
+            return None, ()
+        prefixes = head.get("prefixes")
+        listed = tuple(p for p in prefixes if isinstance(p, str)) if isinstance(prefixes, list) else ()
+    except Exception:  # noqa: BLE001 - a table too broken to read claims nothing known
         return None, ()
+    # Prefixes it does not spell readably may be any: it may claim every string of its vendor.
+    return int(vendor[2:], 16), listed or ("",)

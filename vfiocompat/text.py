@@ -10,7 +10,7 @@ from typing import List
 
 from .verdict import Reason, Verdict
 
-__all__ = ["printable", "reason_lines", "verdict_line", "verdict_lines"]
+__all__ = ["printable", "one_line", "reason_lines", "verdict_line", "verdict_lines"]
 
 _ESCAPES = {code: f"\\x{code:02x}" for code in (*range(0x20), 0x7F)}
 
@@ -20,10 +20,15 @@ def printable(text: str) -> str:
     return text.encode("ascii", "backslashreplace").decode("ascii").translate(_ESCAPES)
 
 
+def one_line(text: str) -> str:
+    """``text`` with its whitespace folded, then :func:`printable`: a table's prose can never start a line."""
+    return printable(" ".join(text.split()))
+
+
 def reason_lines(reason: Reason, indent: str = "  ") -> List[str]:
     """A reason in the rustc style: ``layer error[CODE]: message`` and its ``= values/note/hint`` lines."""
-    lines = [f"{indent}{reason.layer} error[{reason.code}]: {reason.message}"]
-    values = [f"{label} {value}" for label, value in
+    lines = [f"{indent}{reason.layer} error[{one_line(reason.code)}]: {one_line(reason.message)}"]
+    values = [f"{label} {one_line(value)}" for label, value in
               (("field", reason.field), ("source", reason.source_value), ("target", reason.target_value))
               if value is not None]
     if values:
@@ -32,7 +37,7 @@ def reason_lines(reason: Reason, indent: str = "  ") -> List[str]:
         lines.append(f"{indent}  = note: rule {reason.rule.rule!r} of table {reason.rule.table!r}"
                      f" (plugin {reason.rule.plugin!r})")
     if reason.hint:
-        lines.append(f"{indent}  = hint: {reason.hint}")
+        lines.append(f"{indent}  = hint: {one_line(reason.hint)}")
     return lines
 
 
@@ -54,7 +59,7 @@ def verdict_line(verdict: Verdict) -> str:
     """The verdict on one line (for batches): ``compatible: S -> T`` or ``not compatible: S -> T [CODES] why``."""
     line = _headline(verdict)
     if verdict.reasons:
-        line += f" [{','.join(verdict.codes)}] {printable(' '.join(verdict.reasons[0].message.split()))}"
+        line += f" [{','.join(verdict.codes)}] {one_line(verdict.reasons[0].message)}"
     return line
 
 
