@@ -235,6 +235,99 @@ def test_scaffolded_and_template_plugins_install_and_pass_their_own_tests(tmp_pa
     assert "table error[VC411]: target fw is older than the source's" in check.stdout
 
 
+# -- the whole vendor path, as a vendor walks it (about 30 s: two builds, a fresh venv) ----------
+
+
+def _console() -> str:
+    found = Path(sys.executable).parent / "vfiocompat"
+    return str(found) if found.exists() else (shutil.which("vfiocompat") or "vfiocompat")
+
+
+def _clean_env() -> Dict[str, str]:
+    drop = ("VIRTUAL_ENV", "PYTHONPATH", "PYTEST_ADDOPTS", "PYTHONHOME")
+    env = {k: v for k, v in os.environ.items() if k not in drop and not k.startswith("VFIOCOMPAT_")}
+    env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
+    return env
+
+
+def test_cli_text_output_as_a_user_runs_it(tmp_path: Path) -> None:
+    result = subprocess.run([_console(), "new-plugin", str(tmp_path / "p"), "--name", "acme-gpu", "--vendor-id",
+                             "0x1234"], capture_output=True, text=True, timeout=60, check=False, env=_clean_env())
+    assert (result.returncode, result.stderr) == (0, ""), result.stderr
+    lines = result.stdout.splitlines()
+    files = sorted(read_tree(tmp_path / "p"))
+    assert lines[0] == (f"created {len(files)} files in {tmp_path / 'p'}: plugin 'acme-gpu', distribution"
+                        " 'vfiocompat-acme-gpu', package 'vfiocompat_acme_gpu', vendor 0x1234")
+    assert lines[1:1 + len(files)] == [f"  {path}" for path in files]
+    assert lines[1 + len(files):] == [
+        "next:", f"  cd {tmp_path / 'p'}",
+        "  edit vfiocompat_acme_gpu/devices.toml: your string format, prefix, rules (with source_url) and examples",
+        "  pip install -e '.[test]' && vfiocompat validate vfiocompat_acme_gpu/devices.toml && pytest"]
+
+
+@pytest.mark.vendor_path
+def test_new_plugin_builds_passes_twine_installs_in_a_fresh_venv_and_passes_its_tests(tmp_path: Path) -> None:
+    pytest.importorskip("build", reason="the dev extra (build, twine) is not installed")
+    pytest.importorskip("twine", reason="the dev extra (build, twine) is not installed")
+    env = _clean_env()
+    project = tmp_path / "vfiocompat-acme-gpu"
+    made = _run([_console(), "new-plugin", str(project), "--name", "acme-gpu", "--vendor-id", "0x1234",
+                 "--vendor-name", "ACME"], tmp_path, env)
+    assert made.returncode == 0, made.stderr
+
+    dist = tmp_path / "dist"
+    built = _run([sys.executable, "-m", "build", "--sdist", "--wheel", "--outdir", str(dist), str(project)],
+                 tmp_path, env)
+    assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
+    wheels, sdists = sorted(dist.glob("*.whl")), sorted(dist.glob("*.tar.gz"))
+    assert [w.name for w in wheels] == ["vfiocompat_acme_gpu-0.1.0-py3-none-any.whl"]
+    assert [s.name for s in sdists] == ["vfiocompat_acme_gpu-0.1.0.tar.gz"]
+    import tarfile
+    import zipfile
+
+    with zipfile.ZipFile(wheels[0]) as wheel:
+        assert "vfiocompat_acme_gpu/devices.toml" in wheel.namelist()
+    with tarfile.open(sdists[0]) as sdist:
+        names = sdist.getnames()
+    assert {"vfiocompat_acme_gpu-0.1.0/tests/test_acme_gpu_plugin.py",
+            "vfiocompat_acme_gpu-0.1.0/README.md"} <= set(names), names
+    checked = _run([sys.executable, "-m", "twine", "check", "--strict", *map(str, wheels + sdists)], tmp_path, env)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert checked.stdout.count("PASSED") == 2, checked.stdout
+
+    # vfiocompat from this checkout: what its sdist holds (pyproject, README, the package), copied, so the
+    # build never walks the rest of the checkout (.venv, the sysfs fixtures' symlink cycles).
+    source = tmp_path / "vfiocompat-src"
+    shutil.copytree(ROOT / "vfiocompat", source / "vfiocompat", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy2(ROOT / name, source / name)
+    venv = tmp_path / "venv"
+    assert _run([sys.executable, "-m", "venv", str(venv)], tmp_path, env).returncode == 0
+    python = venv / "bin" / "python"
+    installed = _run([str(python), "-m", "pip", "install", "--quiet", str(source), str(wheels[0]), "pytest>=7"],
+                     tmp_path, env)
+    assert installed.returncode == 0, installed.stdout[-3000:] + installed.stderr[-3000:]
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    listed = _run([str(venv / "bin" / "vfiocompat"), "plugins", "--json"], elsewhere, env)
+    assert listed.returncode == 0, listed.stderr
+    plugins = {p["name"]: p for p in json.loads(listed.stdout)["plugins"]}
+    assert set(plugins) == {"acme-gpu"}, "a fresh venv has only the new plugin"
+    plugin = plugins["acme-gpu"]
+    assert (plugin["distribution"], plugin["version"], plugin["errors"]) == ("vfiocompat-acme-gpu", "0.1.0", [])
+    [table] = plugin["tables"]
+    assert (table["id"], table["vendor"]) == ("acme-gpu-devices", "0x1234")
+    assert Path(table["origin"]).resolve().is_relative_to(venv.resolve()), table["origin"]
+
+    # The project's own tests, against the installed wheel: its sources are gone.
+    shutil.rmtree(project / "vfiocompat_acme_gpu")
+    expected = (project / "tests" / "test_acme_gpu_plugin.py").read_text("utf-8").count("\ndef test_")
+    tests = _run([str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider"], project, env)
+    assert tests.returncode == 0, tests.stdout[-3000:] + tests.stderr[-3000:]
+    assert re.search(rf"^{expected} passed in ", tests.stdout, re.M), tests.stdout
+
+
 # -- the guide that goes with the template: its tables, snippets and sample output are real ------
 
 GUIDE = ROOT / "docs" / "writing-a-plugin.md"

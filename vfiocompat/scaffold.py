@@ -255,7 +255,8 @@ def _cmd_new_plugin(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     table = f"{names.package}/devices.toml"
     out.write(f"created {len(relative)} files in {root}: plugin {names.name!r}, distribution"
               f" {names.distribution!r}, package {names.package!r}, vendor {names.vendor_id}\n")
-    out.writelines(f"  {path}\n" for path in relative)
+    # One write per line block: the stream may be a plain text stream without writelines.
+    out.write("".join(f"  {path}\n" for path in relative))
     out.write(f"next:\n  cd {root}\n  edit {table}: your string format, prefix, rules (with source_url) and"
               f" examples\n  pip install -e '.[test]' && vfiocompat validate {table} && pytest\n")
     return 0
