@@ -3,7 +3,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from vfiocompat.text import printable, reason_lines, verdict_lines
+from vfiocompat.text import one_line, printable, reason_lines, verdict_line, verdict_lines
 from vfiocompat.verdict import Reason, RuleRef, Verdict
 
 REF = RuleRef("acme", "acme-widgets", "same-model", "allow", "https://example.com/rule")
@@ -40,3 +40,14 @@ def test_verdict_lines_lead_with_the_decision() -> None:
     ]
     refused = Verdict(False, "s\n", "t", None, (Reason("VC201", "core", "vendor ids differ"),))
     assert verdict_lines(refused) == ["not compatible: s\\x0a -> t", "  core error[VC201]: vendor ids differ"]
+
+
+def test_table_prose_with_line_breaks_cannot_forge_a_verdict_line() -> None:
+    # Issue 9 item 15: descriptions and notes may hold line breaks; no rendered line may begin with them.
+    forged = "known bad\ncompatible: 0x1:1:a -> 0x1:1:a\r\n  = hint: all fine"
+    reason = Reason("VC402", "table", forged, hint=forged, source_value=forged)
+    verdict = Verdict(False, "0x1:1:a", "0x1:1:b", None, (reason,))
+    for line in [*verdict_lines(verdict), verdict_line(verdict)]:
+        assert "\n" not in line and "\r" not in line
+    assert not any(line.startswith("compatible") for line in "\n".join(verdict_lines(verdict)).splitlines())
+    assert one_line(" a\n\tb ") == "a b"
