@@ -14,7 +14,7 @@ __all__ = ["SCHEMA_NAMES", "schema_text", "schema", "SchemaIssue", "table_schema
 
 #: The schemas shipped in ``vfiocompat/schemas`` (and the repository's ``schemas/``).
 SCHEMA_NAMES = ("table", "verdict", "explanation", "device-version", "plugins", "validation", "code",
-                "inventory", "placement", "labels", "error")
+                "inventory", "placement", "labels", "error", "doctor", "libvirt-metadata")
 
 _SCHEMAS = Path(__file__).resolve().parent / "schemas"
 

@@ -16,6 +16,7 @@ from vfiocompat.cli import main
 from vfiocompat.host import cli as host_cli
 from vfiocompat.host.inventory import HostDevice, Inventory, InventoryDevice, inventory_form
 from vfiocompat.host.libvirt_xml import NAMESPACE
+from vfiocompat.schema import schema
 
 from . import sysfs_fixtures as fx
 
@@ -302,6 +303,7 @@ def test_libvirt_metadata_json_is_json(sysfs: Any, plugin: None) -> None:
     status, out, err = run("libvirt-metadata", "--probe", "--sysfs-root", str(sysfs.root), "--json")
     assert (status, err) == (0, "")
     form = json.loads(out)
+    jsonschema.validate(form, schema("libvirt-metadata"))
     assert (form["schema_version"], form["namespace"], form["key"]) == (1, NAMESPACE, "vfiocompat")
     assert (form["domain"], form["recorded"]) == (None, False)
     assert {(d["address"], d["uuid"], d["version"]) for d in form["devices"]} == {
