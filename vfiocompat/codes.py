@@ -163,6 +163,13 @@ CODES: Dict[str, CodeInfo] = _table(
     ("VC613", "sysfs-attribute-malformed", "host",
      "A sysfs attribute or link does not hold what the kernel writes there (e.g. a count that is not ASCII digits).",
      "Check the --sysfs-root tree; probe takes the value as unknown, so the device cannot be relied on."),
+    ("VC614", "vm-no-host", "host",
+     "No other host can take this VM even alone: a device has no compatible free device anywhere, or no host"
+     " has all of them at once.",
+     "See the nearest device's reasons; free or add compatible devices, or add hosts to the inventories."),
+    ("VC615", "vm-capacity-taken", "host",
+     "Hosts could take this VM alone, but the placement that moves the most VMs gives their devices to others.",
+     "Free compatible devices on another host, or move this VM in a later round."),
 )
 
 

@@ -23,9 +23,17 @@ def add_commands(subparsers: Any, common: argparse.ArgumentParser) -> None:
     probe.set_defaults(handler=_cmd_probe)
 
     place = subparsers.add_parser("place", parents=[common],
-                                  help="which hosts can receive a VM with these devices (exit 0 if any, 1 if none)")
-    place.add_argument("--vm", action="append", default=[], required=True, metavar="DEVICE_VERSION",
+                                  help="which hosts can receive a VM with these devices (exit 0 if any, 1 if none);"
+                                       " with --vm-file, where many VMs go at once (exit 0 if every VM has a host)")
+    place.add_argument("--vm", action="append", default=[], metavar="DEVICE_VERSION",
                        help="the device_version of one of the VM's devices; repeat for each device")
+    place.add_argument("--vm-file", default=None, metavar="FILE",
+                       help="many VMs placed at once, each on one host: lines `VM_NAME DEVICE...` (a DEVICE is a"
+                            " device_version or, with --evacuate, a device id of that host), or a JSON document"
+                            ' {"vms": [{"name": ..., "devices": [...]}]}')
+    place.add_argument("--evacuate", default=None, metavar="INVENTORY.json",
+                       help="the host being emptied (its inventory): its devices named in --vm-file stand for their"
+                            " device_versions, and it receives nothing")
     place.add_argument("inventories", nargs="+", metavar="INVENTORY.json",
                        help="`vfiocompat probe --json` output (one document, or a JSON array of them)")
     place.set_defaults(handler=_cmd_place)
@@ -122,9 +130,19 @@ def _cmd_probe(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 def _cmd_place(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from ..device_version import parse
+    from ..errors import UsageError
     from .inventory import load_inventories
     from .placement import place
 
+    if args.vm_file is not None or args.evacuate is not None:
+        if args.vm:
+            raise UsageError("--vm places one VM; --vm-file places many: give one or the other")
+        if args.vm_file is None:
+            raise UsageError("--evacuate needs --vm-file: an inventory does not record which VM uses which device")
+        return _cmd_evacuate(args, out)
+    if not args.vm:
+        raise UsageError("place: the following arguments are required: --vm DEVICE_VERSION (one per VM device),"
+                         " or --vm-file FILE")
     vm = [str(parse(text)) for text in args.vm]
     inventories = load_inventories(args.inventories)
     result = place(vm, inventories, registry_of(args))
@@ -137,9 +155,7 @@ def _cmd_place(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             "fits": list(result.fitting),
             "hosts": [{
                 "host": h.host, "fits": h.fits,
-                "assignment": [{"vm_index": a.vm_index, "vm_device_version": a.vm_device_version,
-                                "target": a.target, "target_device_version": a.target_device_version}
-                               for a in h.assignment],
+                "assignment": [_assignment_form(a) for a in h.assignment],
                 "unmatched": [{"vm_index": u.vm_index, "vm_device_version": u.vm_device_version, "code": u.code,
                                "message": u.message, "target": u.target,
                                "reasons": [reason_form(r) for r in u.reasons]} for u in h.unmatched],
@@ -157,6 +173,56 @@ def _cmd_place(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                     for reason in miss.reasons[1:]:
                         out.write(f"    also error[{reason.code}]: {reason.message}\n")
     return 0 if result.fitting else 1
+
+
+def _assignment_form(a: Any) -> Dict[str, Any]:
+    return {"vm_index": a.vm_index, "vm_device_version": a.vm_device_version, "target": a.target,
+            "target_device_version": a.target_device_version}
+
+
+def _cmd_evacuate(args: argparse.Namespace, out: TextIO) -> int:
+    """``place --vm-file [--evacuate]``: every VM placed at once, or why it cannot go anywhere."""
+    from ..errors import UsageError
+    from .inventory import load_inventories
+    from .placement import evacuate, read_vm_file
+
+    source = None
+    if args.evacuate is not None:
+        found = load_inventories([args.evacuate])
+        if len(found) != 1:
+            raise UsageError(f"--evacuate {args.evacuate}: give the inventory of one host, not {len(found)}")
+        source = found[0]
+    vms = read_vm_file(args.vm_file, source)
+    inventories = load_inventories(args.inventories)
+    result = evacuate(vms, inventories, registry_of(args), source=source.host if source is not None else None)
+    if args.json:
+        from ..json_forms import reason_form
+
+        _emit(out, {
+            "schema_version": 1,
+            "evacuate": result.source,
+            "optimal": result.optimal,
+            "hosts": result.hosts,
+            "placed": list(result.placed),
+            "unplaced": list(result.unplaced),
+            "vms": [{"vm": v.name, "device_versions": list(v.device_versions), "devices": list(v.devices),
+                     "host": v.host, "assignment": [_assignment_form(a) for a in v.assignment],
+                     "code": v.code, "message": v.message, "reasons": [reason_form(r) for r in v.reasons]}
+                    for v in result.vms],
+        })
+    else:
+        for vm in result.vms:
+            if vm.placed:
+                pairs = ", ".join(f"{vm.devices[a.vm_index] or f'device {a.vm_index}'} -> {a.target}"
+                                  for a in vm.assignment)
+                out.write(f"{vm.name}: {vm.host} ({pairs})\n")
+            else:
+                out.write(f"{vm.name}: nowhere\n  host error[{vm.code}]: {vm.message}\n")
+                for reason in vm.reasons:
+                    out.write(f"    because error[{reason.code}]: {reason.message}\n")
+        how = "the most possible" if result.optimal else "the best found within the search bound"
+        out.write(f"{len(result.placed)} of {len(result.vms)} VMs placed on {result.hosts} hosts ({how})\n")
+    return 0 if not result.unplaced else 1
 
 
 def _cmd_labels(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
