@@ -22,7 +22,8 @@ $(BIN)/python:
 	$(PIP) install --upgrade pip
 
 $(STAMP): $(BIN)/python $(SOURCES)
-	$(PIP) install -e '.[dev]'
+	@# setuptools warns about every editable install in a box of asterisks; the install is meant.
+	PYTHONWARNINGS=ignore $(PIP) install -e '.[dev]'
 	$(PIP) install --force-reinstall --no-deps $(PLUGIN_DIRS)
 	@touch $@
 

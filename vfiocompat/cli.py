@@ -203,10 +203,10 @@ def _explanation_lines(explanation: Any, registry: Any) -> List[str]:
                 lines.append(f"    [{mark}] {one_line(condition.description)}")
                 if condition.reason is not None:
                     reason = condition.reason
-                    values = [f"{side} {value}" for side, value in
+                    values = [f"{side} {one_line(value)}" for side, value in
                               (("source", reason.source_value), ("target", reason.target_value)) if value is not None]
                     shown = f" ({', '.join(values)})" if values else ""
-                    lines.append(f"           {reason.code}: {one_line(reason.message)}{one_line(shown)}")
+                    lines.append(f"           {reason.code}: {one_line(reason.message)}{shown}")
             if trial.notes:
                 lines.append(f"    notes: {one_line(trial.notes)}")
             if ref.source_url:
