@@ -137,7 +137,8 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, float]:
                          figures=[result_line("W1-checks-absolute", checks, "checks/s", GOAL_CHECKS,
                                               higher_is_better=True),
                                   result_line("W1-explain-warm", explain_us, "us", GOAL_EXPLAIN_US),
-                                  result_line("W1-explain-first", first_us, "us", GOAL_EXPLAIN_US)]))
+                                  {"name": "W1-explain-first (for scale, no goal)", "value": round(first_us, 3),
+                                   "unit": "us"}]))
     return {"checks_per_s": checks, "explain_us": explain_us}
 
 
