@@ -134,7 +134,8 @@ class HostDevice:
 def _check_relative(name: str) -> None:
     parts = name.split("/")
     if not name or os.path.isabs(name) or any(p in ("", ".", "..") for p in parts) or "\0" in name:
-        raise UsageError(f"attribute name {name!r} must be a plain path inside the probed tree, relative to the device's folder or the root")
+        raise UsageError(f"attribute name {name!r} must be a plain path inside the probed tree,"
+                         " relative to the device's folder or the root")
 
 
 @dataclass(frozen=True)
