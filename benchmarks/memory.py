@@ -40,7 +40,7 @@ def main(argv: Optional[List[str]] = None) -> float:
     with tempfile.TemporaryDirectory() as tmp:
         path = write_table(Path(tmp), args.rules)
         output = subprocess.run([sys.executable, "-c", CHILD, str(path), str(args.rules)], capture_output=True,
-                                text=True, check=True, env={"VFIOCOMPAT_CACHE_DIR": "off", "PATH": ""}).stdout
+                                text=True, check=True, env={"PATH": ""}).stdout
     before_kb, after_kb = map(int, output.split())
     peak_mb = after_kb / 1024
     print(f"Memory: {args.rules:,}-rule table loaded and compiled: peak RSS {peak_mb:.1f} MB"

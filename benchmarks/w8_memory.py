@@ -4,8 +4,8 @@ Each check is its own process (``vfiocompat check --no-plugins --table T.toml S 
 resident set is its own rusage (``os.wait4``). It is started by a small launcher process (python
 -S -I), not by this script: Linux carries the parent's peak RSS into a child's ``ru_maxrss``
 across fork/vfork and exec (fs/exec.c, ``setmax_mm_hiwater_rss``), so a child of this script,
-which has the fleet and the package imported, would report this script's size, not its own. First: a
-fresh ``VFIOCOMPAT_CACHE_DIR`` (the table is validated); warm: the same cache, filled. The figure
+which has the fleet and the package imported, would report this script's size, not its own. First:
+the first run (bytecode of nothing but the package cached); warm: the same check again. The figure
 is the larger of the two. Baseline in the same run: ``python -c pass`` and a check of the
 reference plugins' devices (no big table).
 
@@ -55,7 +55,7 @@ def main(argv: Optional[List[str]] = None) -> float:
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="vfiocompat-w8-") as folder:
         table = write_table(Path(folder), args.rules)
-        env = environment(Path(folder) / "cache")
+        env = environment()
         first = peak_rss(command(table, args.rules), env)
         warm = peak_rss(command(table, args.rules), env)
         python = peak_rss([sys.executable, "-c", "pass"], env)

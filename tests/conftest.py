@@ -101,10 +101,3 @@ def registry_for(write_table: Callable[..., Path]) -> Callable[..., Registry]:
 
     return build
 
-
-def pytest_configure(config: pytest.Config) -> None:
-    """Keep the suite's validation cache out of the user's home (subprocesses inherit it)."""
-    import os
-    import tempfile
-
-    os.environ.setdefault("VFIOCOMPAT_CACHE_DIR", tempfile.mkdtemp(prefix="vfiocompat-test-cache-"))

@@ -272,7 +272,10 @@ def test_a_broken_table_file_fails_closed_naming_itself(path: Path, untouched: P
     # A table the caller names is input: a broken one is refused outright (issue 9: never judged without it).
     with pytest.raises(TableError) as raised:
         Registry(tables=[path])
-    assert raised.value.code in expected_codes(path)
+    # Checks run the compiler, not the schema: what the schema calls malformed (VC503) the compiler may
+    # find first as inconsistent (VC504); `validate` gives the schema's own code (tested above).
+    expected = expected_codes(path)
+    assert raised.value.code in (*expected, *(["VC504"] if "VC503" in expected else []))
     status, out, err = run_main(["check", "--no-plugins", "--table", str(path), GOOD, GOOD])
     assert (status, out) == (2, "")
     assert_error_lines(err, raised.value.code)

@@ -1,7 +1,7 @@
 """The JSON Schemas shipped in the package, and validation of table documents against them.
 
 jsonschema is imported only when a document is actually validated, so commands that
-read already-validated tables (see :mod:`vfiocompat.validation_cache`) start fast.
+only read tables (the compiler checks all the schema does) start fast.
 """
 
 from __future__ import annotations

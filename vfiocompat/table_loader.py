@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Callable, List, Optional, Sequence, Tuple
 
-from . import validation_cache
 from .conditions import MAX_LIST_ITEMS, PathParts
 from .errors import TableError
 from .schema import table_schema_issues
@@ -183,20 +182,14 @@ class TableHandle:
 
 
 def open_table(source: TableSource, plugin: str) -> TableHandle:
-    """A handle on one table file: its claims read from its bytes now, its rules compiled now or on first use.
+    """A handle on one table file: its claims read from its bytes now, its rules compiled on first use.
 
-    Bytes that passed the schema before (see :mod:`vfiocompat.validation_cache`) skip the schema
-    and are decoded in full and compiled only when a check needs them; their claims are read from
-    their ``[table]`` section (:func:`~vfiocompat.table_files.decode_head`) and must equal the
-    compiled table's before it judges anything. Nothing read from the cache names a claim.
+    Claims come from the ``[table]`` section alone (:func:`~vfiocompat.table_files.decode_head`), so
+    routing a device_version decodes no other table's rules; the compiled table's claims must equal
+    them before it judges anything. The compiler refuses all the schema does, so no verdict waits
+    for jsonschema: ``vfiocompat validate`` runs the schema for its diagnostics.
     """
     raw, origin, name = read_raw(source)
-    if not validation_cache.known_valid(raw):
-        document = decode_table(raw, origin, name)
-        check_counts(document)
-        table = _validated(document, plugin)
-        validation_cache.remember(raw)
-        return TableHandle.of(table)
     claims = _head_claims(raw, origin, name)
     if claims is None:
         document = decode_table(raw, origin, name)
@@ -225,13 +218,6 @@ def _head_claims(raw: bytes, origin: str, name: str) -> Optional[TableClaims]:
         return None  # the whole file is decoded, and its error placed, instead
 
 
-def _validated(document: TableDocument, plugin: str) -> Table:
-    errors = schema_errors(document, limit=1)
-    if errors:
-        raise errors[0]
-    return compile_document(document, plugin)
-
-
 def load_table(source: TableSource, plugin: str) -> Table:
-    """Read, validate and compile one table file; raise the first :class:`TableError`."""
+    """Read, check and compile one table file now; raise the first :class:`TableError`."""
     return open_table(source, plugin).load()

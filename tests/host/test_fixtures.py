@@ -106,8 +106,7 @@ def _facts_of(config: Path) -> Dict[str, Dict[str, str]]:
 
 
 @pytest.fixture()
-def installed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Registry:
-    monkeypatch.setenv("VFIOCOMPAT_CACHE_DIR", str(tmp_path / "cache"))
+def installed(monkeypatch: pytest.MonkeyPatch) -> Registry:
     monkeypatch.delenv("VFIOCOMPAT_DISABLE_PLUGINS", raising=False)
     return Registry.from_environment()
 

@@ -51,7 +51,7 @@ def host(tmp_path: Path) -> Any:
     site = fx.plugin_site(tmp_path, fx.write_table(tmp_path))
     python = tmp_path / "bin" / "python"
     python.parent.mkdir()
-    python.write_text(f"#!/bin/sh\nPYTHONPATH='{site}' VFIOCOMPAT_CACHE_DIR=off exec '{sys.executable}' \"$@\"\n")
+    python.write_text(f"#!/bin/sh\nPYTHONPATH='{site}' exec '{sys.executable}' \"$@\"\n")
     python.chmod(0o755)
     config = tmp_path / "config.toml"
     config.write_text(f'sysfs_root = "{fs.root}"\n', encoding="utf-8")
