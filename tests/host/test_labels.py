@@ -79,6 +79,56 @@ def test_labels_agree_with_check_for_every_class_and_host(tmp_path: Path) -> Non
                 assert (cls.trait in host.traits) is expected
 
 
+def _shaped_fleet(seed: int) -> List[Inventory]:
+    """Hosts of a few shared shapes (reordered, one device repeated, some not receiving) plus one-off hosts."""
+    rng = random.Random(seed)
+    versions = [fx.dv(m, f) for m in ("w1", "w2", "w3") for f in ("1.0", "1.5", "2.0", "2.5", "3.0")]
+    versions += ["0x1234:1:model=x", "not a device_version"]  # an unknown vendor, an unparsable string
+
+    def entry(index: int, version: str) -> InventoryDevice:
+        if rng.random() < 0.25:
+            device = HostDevice("mdev_type", parent="0000:00:02.0", mdev_type=f"t{index}",
+                                available_instances=rng.choice([0, 2]))
+            return InventoryDevice(device, version, "testvendor", None)
+        device = HostDevice("pci", address=f"0000:01:00.{index}", driver="tv_vfio_pci")
+        return InventoryDevice(device, version, "testvendor", rng.choice([True, None, False]))
+
+    shapes = [[entry(i, rng.choice(versions)) for i in range(rng.randint(0, 5))] for _ in range(6)]
+    fleet = []
+    for h in range(120):
+        if h % 4 == 3:
+            devices = [entry(i, rng.choice(versions)) for i in range(rng.randint(1, 6))]
+        else:
+            devices = list(rng.choice(shapes))
+            rng.shuffle(devices)
+            if devices and h % 5 == 0:
+                devices.append(devices[0])
+        fleet.append(Inventory(f"host-{h:03d}", tuple(devices)))
+    return fleet
+
+
+def _labels_by_definition(fleet: List[Inventory], registry: Any) -> Labels:
+    """labels() as its definition says: a host accepts a class when one receiving device's check says compatible."""
+    classes = sorted({device_class(e.device_version) for inv in fleet for e in inv.devices if e.device_version},
+                     key=lambda c: c.digest)
+    hosts = []
+    for inventory in sorted(fleet, key=lambda inv: inv.host):
+        accepted = [c for c in classes if any(registry.check(c.device_version, e.device_version).compatible
+                                              for e in inventory.devices if _receives(e))]
+        hosts.append(HostLabels(inventory.host, tuple(c.digest for c in accepted),
+                                tuple(sorted(c.label for c in accepted)), tuple(sorted(c.trait for c in accepted))))
+    return Labels(tuple(classes), tuple(hosts))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_labels_by_shape_equal_the_per_pair_definition(tmp_path: Path, seed: int) -> None:
+    fleet = _shaped_fleet(seed)
+    expected = _labels_by_definition(fleet, fx.registry(tmp_path / "definition"))
+    assert any(h.accepts for h in expected.hosts) and any(not h.accepts for h in expected.hosts)
+    assert len({h.accepts for h in expected.hosts}) > 2, "the fleet has distinct answers"
+    assert labels(fleet, fx.registry(tmp_path / "fast")) == expected
+
+
 def test_labels_are_stable_and_sorted(tmp_path: Path) -> None:
     registry = fx.registry(tmp_path)
     fleet = _fleet(7)

@@ -21,7 +21,7 @@ import secrets
 import stat
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, FrozenSet, List, Optional, Sequence, Set, Tuple
 
 from ..errors import LimitError, UsageError
 from .inventory import Inventory, targets
@@ -85,7 +85,11 @@ def device_class(device_version: str) -> DeviceClass:
 
 
 def labels(inventories: Sequence[Inventory], registry: Any) -> Labels:
-    """Each host's accepted classes, the classes being the fleet's distinct device_versions."""
+    """Each host's accepted classes, the classes being the fleet's distinct device_versions.
+
+    A host's answer depends only on the set of device_versions it can receive, so each distinct
+    receiving device_version is judged against every class once, and each distinct set is answered once.
+    """
     versions = sorted({e.device_version for inv in inventories for e in inv.devices if e.device_version})
     classes = [device_class(v) for v in versions]
     digests: Dict[str, str] = {}
@@ -93,22 +97,25 @@ def labels(inventories: Sequence[Inventory], registry: Any) -> Labels:
         other = digests.setdefault(cls.digest, cls.device_version)
         if other != cls.device_version:  # pragma: no cover - 48-bit collision; refuse rather than merge
             raise ValueError(f"device_versions {other!r} and {cls.device_version!r} share hash {cls.digest}")
-    verdicts: Dict[Tuple[str, str], bool] = {}
+    accepted_by: Dict[str, FrozenSet[int]] = {}
+    answers: Dict[Tuple[str, ...], Tuple[Tuple[str, ...], Tuple[str, ...], Tuple[str, ...]]] = {}
     hosts: List[HostLabels] = []
     for inventory in sorted(inventories, key=lambda inv: inv.host):
-        receivers = sorted({t.device.device_version for t in targets(inventory)[0] if t.device.device_version})
-        accepted = []
-        for cls in classes:
+        receivers = tuple(sorted({t.device.device_version for t in targets(inventory)[0] if t.device.device_version}))
+        answer = answers.get(receivers)
+        if answer is None:
+            taken: Set[int] = set()
             for target in receivers:
-                key = (cls.device_version, target)
-                if key not in verdicts:
-                    verdicts[key] = registry.check(cls.device_version, target).compatible
-                if verdicts[key]:
-                    accepted.append(cls)
-                    break
-        accepted.sort(key=lambda c: c.digest)
-        hosts.append(HostLabels(inventory.host, tuple(c.digest for c in accepted),
-                                tuple(sorted(c.label for c in accepted)), tuple(sorted(c.trait for c in accepted))))
+                found = accepted_by.get(target)
+                if found is None:
+                    # The verdict alone: no reasons are built for the class x device pairs.
+                    found = accepted_by[target] = frozenset(
+                        i for i, cls in enumerate(classes) if registry.is_compatible(cls.device_version, target))
+                taken |= found
+            accepted = sorted((classes[i] for i in taken), key=lambda c: c.digest)
+            answer = answers[receivers] = (tuple(c.digest for c in accepted), tuple(sorted(c.label for c in accepted)),
+                                           tuple(sorted(c.trait for c in accepted)))
+        hosts.append(HostLabels(inventory.host, *answer))
     return Labels(tuple(sorted(classes, key=lambda c: c.digest)), tuple(hosts))
 
 
