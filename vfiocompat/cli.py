@@ -17,6 +17,7 @@ from typing import Any, Callable, Dict, Iterable, Iterator, List, NoReturn, Opti
 from . import __version__
 from .errors import UsageError, VfiocompatError
 from .text import one_line, printable, verdict_line, verdict_lines
+from .verdict import MODES
 
 __all__ = ["main", "EXIT_OK", "EXIT_REFUSED", "EXIT_BAD_INPUT"]
 
@@ -128,13 +129,13 @@ def _cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return _check_batch(args, out)
     if args.source is None or args.target is None:
         raise UsageError("check needs SOURCE and TARGET, or --batch FILE")
-    verdict = _registry(args).check(args.source, args.target)
+    verdict = _registry(args).check(args.source, args.target, args.mode, args.strict)
     if args.json:
         from .json_forms import verdict_form
 
         _emit(out, verdict_form(verdict))
     else:
-        out.write("\n".join(verdict_lines(verdict)) + "\n")
+        out.write("\n".join([*verdict_lines(verdict), *_warning_lines(verdict)]) + "\n")
     return EXIT_OK if verdict.compatible else EXIT_REFUSED
 
 
@@ -149,20 +150,35 @@ def _check_batch(args: argparse.Namespace, out: TextIO) -> int:
     if args.json:
         from .json_forms import verdict_form
     for source, target in pairs:
-        verdict = registry.check(source, target)
+        verdict = registry.check(source, target, args.mode, args.strict)
         all_compatible = all_compatible and verdict.compatible
         if args.json:
             out.write(json.dumps(verdict_form(verdict), separators=(",", ":")) + "\n")
         else:
-            out.write(verdict_line(verdict) + "\n")
+            warned = f" [warnings: {','.join(w.code for w in verdict.warnings)}]" if verdict.warnings else ""
+            out.write(verdict_line(verdict) + printable(warned) + "\n")
     return EXIT_OK if pairs and all_compatible else EXIT_REFUSED
+
+
+def _warning_lines(verdict: Any) -> List[str]:
+    """A verdict's warnings, in the style of its reasons; a cold-only admission said as such."""
+    lines = []
+    for warning in verdict.warnings:
+        lines.append(f"  table warning[{one_line(warning.code)}]: {one_line(warning.message)}")
+        lines.append(f"    = note: rule {warning.rule.rule!r} of table {warning.rule.table!r}"
+                     f" (plugin {warning.rule.plugin!r})")
+        if warning.hint:
+            lines.append(f"    = hint: {one_line(warning.hint)}")
+    if verdict.levels == ("cold",) and verdict.mode == "cold":
+        lines.append("  admitted for cold migration only")
+    return lines
 
 
 def _cmd_explain(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.target is None:
         return _explain_code(args, out)
     registry = _registry(args)
-    explanation = registry.explain(args.source, args.target)
+    explanation = registry.explain(args.source, args.target, args.mode, args.strict)
     if args.json:
         from .json_forms import explanation_form
 
@@ -188,13 +204,18 @@ def _explanation_lines(explanation: Any, registry: Any) -> List[str]:
             lines.append(f"  table {resolved.table.id!r} (plugin {resolved.table.plugin!r}): {shown}")
     lines.append("")
     lines.extend(verdict_lines(verdict))
+    lines.extend(_warning_lines(verdict))
+    if explanation.table is not None:
+        levels = {("live", "cold"): "live and cold", ("cold",): "cold only"}.get(verdict.levels, "none")
+        lines.append(f"  admitted at: {levels} (checked for a {verdict.mode} migration)")
     if explanation.trials:
         lines.append("")
         lines.append("rules tried, nearest miss first:")
         for trial in explanation.trials:
             ref = trial.rule
             state = "holds" if trial.holds else f"{len(trial.failed)} of {len(trial.conditions)} conditions fail"
-            lines.append(f"  {ref.effect} rule {ref.rule!r}: {state}")
+            level = f" ({trial.level} migration)" if trial.level != "live" else ""
+            lines.append(f"  {ref.effect} rule {ref.rule!r}{level}: {state}")
             if trial.description:
                 # Prose may hold line breaks; shown on one line, it cannot stand as a line of its own.
                 lines.append(f"    {one_line(trial.description)}")
@@ -443,6 +464,10 @@ def build_parser(only: Optional[str] = None) -> argparse.ArgumentParser:
     explain.add_argument("source", metavar="SOURCE|CODE")
     explain.add_argument("target", nargs="?", metavar="TARGET")
     explain.set_defaults(handler=_cmd_explain)
+    for command in (check, explain):
+        command.add_argument("--mode", choices=MODES, default="live",
+                             help="judge a live (default) or a cold migration (the VM stopped)")
+        command.add_argument("--strict", action="store_true", help="refuse a pair that any warn rule warns about")
     parse = commands.add_parser("parse", parents=[common], help="parse a device_version and split its fields")
     parse.add_argument("device_version")
     parse.set_defaults(handler=_cmd_parse)

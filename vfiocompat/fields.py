@@ -8,6 +8,9 @@ from the table:
 * ``keyvalue``: ``key=value`` pairs joined by a pair separator, in any order.
 * ``hook``: the plugin's ``vfiocompat_parse_fields`` hook splits the string; the table still
   declares each field's type.
+
+A ``map`` field (table schema 2) is ``key:value`` items joined by ``item_separator``; its values
+are ``uint`` or ``version`` (:class:`MapValue`).
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
-from typing import Any, Callable, Dict, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, Mapping, Optional, Tuple
 
 from .errors import FieldFormatError
 from .versions import parse_version
@@ -23,7 +26,9 @@ from .versions import parse_version
 __all__ = [
     "FIELD_TYPES",
     "ORDERED_BY_DEFAULT",
+    "MAP_VALUE_TYPES",
     "FieldSpec",
+    "MapValue",
     "StringFormat",
     "FieldValues",
     "ParseFieldsHook",
@@ -32,7 +37,9 @@ __all__ = [
     "text_fault",
 ]
 
-FIELD_TYPES = ("string", "uint", "hex", "version", "set", "mask")
+FIELD_TYPES = ("string", "uint", "hex", "version", "set", "mask", "map")
+#: What a ``map`` field's values may be.
+MAP_VALUE_TYPES = ("uint", "version")
 #: Types whose values have a direction (older -> newer) unless the table says otherwise.
 ORDERED_BY_DEFAULT = frozenset({"version"})
 _DEC = frozenset("0123456789")
@@ -75,6 +82,34 @@ def text_fault(text: str, *, lines: bool = False) -> Optional[str]:
     return None
 
 
+class MapValue(Mapping[str, Any]):
+    """A ``map`` field's value: keys to typed values, immutable and hashable (rules index on values)."""
+
+    __slots__ = ("_hash", "_items")
+
+    def __init__(self, items: Mapping[str, Any]) -> None:
+        self._items = dict(items)
+        self._hash = hash(frozenset(self._items.items()))
+
+    def __getitem__(self, key: str) -> Any:
+        return self._items[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, MapValue) and self._items == other._items
+
+    def __repr__(self) -> str:
+        return f"MapValue({self._items!r})"
+
+
 @dataclass(frozen=True)
 class FieldSpec:
     """One named field of a proprietary string and how to read it."""
@@ -86,6 +121,8 @@ class FieldSpec:
     item_separator: str = ","
     optional: bool = False
     rest: bool = False
+    key_separator: str = ":"
+    value_type: str = "uint"
 
     def convert(self, raw: str) -> Any:
         """Turn the raw text of this field into its typed value or raise ``ValueError``."""
@@ -107,7 +144,24 @@ class FieldSpec:
             if any(not item for item in items):
                 raise ValueError(f"has an empty item in {raw!r}")
             return frozenset(items)
+        if kind == "map":
+            return self._map(raw)
         raise ValueError(f"has unknown type {kind!r}")
+
+
+    def _map(self, raw: str) -> MapValue:
+        items: Dict[str, Any] = {}
+        for item in raw.split(self.item_separator) if raw else ():
+            key, sep, text = item.partition(self.key_separator)
+            if not key or not sep:
+                raise ValueError(f"has {item!r}, which is not key{self.key_separator}value")
+            if key in items:
+                raise ValueError(f"has key {key!r} twice")
+            if self.value_type == "version":
+                items[key] = parse_version(text, self.scheme)
+            else:
+                items[key] = _integer(text, _DEC, 10, _MAX_INT_BITS, "a decimal integer")
+        return MapValue(items)
 
 
 def _strip_0x(raw: str) -> str:

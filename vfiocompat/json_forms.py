@@ -13,7 +13,7 @@ from .errors import DeviceVersionError, TableError, VfiocompatError
 from .plugins import PluginRecord
 from .registry import Resolution
 from .tables import Table
-from .verdict import Explanation, Reason, RuleRef, RuleTrial, Verdict
+from .verdict import Explanation, Reason, RuleRef, RuleTrial, RuleWarning, Verdict
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -51,13 +51,20 @@ def reason_form(reason: Reason) -> Dict[str, Any]:
     }
 
 
+def _warning_form(warning: RuleWarning) -> Dict[str, Any]:
+    return {"code": warning.code, "message": warning.message, "hint": warning.hint, "rule": _rule_form(warning.rule)}
+
+
 def _verdict_body(verdict: Verdict) -> Dict[str, Any]:
     return {
         "compatible": verdict.compatible,
         "source": verdict.source,
         "target": verdict.target,
+        "mode": verdict.mode,
+        "levels": list(verdict.levels),
         "decided_by": _rule_form(verdict.decided_by),
         "reasons": [reason_form(r) for r in verdict.reasons],
+        "warnings": [_warning_form(w) for w in verdict.warnings],
     }
 
 
@@ -71,6 +78,7 @@ def _trial_form(trial: RuleTrial) -> Dict[str, Any]:
         "rule": _rule_form(trial.rule),
         "description": trial.description,
         "notes": trial.notes,
+        "level": trial.level,
         "holds": trial.holds,
         "failed": len(trial.failed),
         "conditions": [
@@ -135,6 +143,7 @@ def device_version_form(device: DeviceVersion, side: Optional[Resolution] = None
 
 def _table_summary(table: Table) -> Dict[str, Any]:
     allow = sum(1 for r in table.rules if r.effect == "allow")
+    deny = sum(1 for r in table.rules if r.effect == "deny")
     return {
         "id": table.id,
         "title": table.title,
@@ -143,7 +152,7 @@ def _table_summary(table: Table) -> Dict[str, Any]:
         "origin": table.origin,
         "format": table.format.kind,
         "fields": [{"name": f.name, "type": f.type, "ordered": f.ordered} for f in table.format.fields],
-        "rules": {"allow": allow, "deny": len(table.rules) - allow},
+        "rules": {"allow": allow, "deny": deny},
         "examples": len(table.examples),
     }
 

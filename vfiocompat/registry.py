@@ -1,9 +1,10 @@
-"""The registry: loaded plugins and tables, and the check and explain of a pair.
+"""The registry: loaded plugins and tables, routing, and the check and explain of a pair.
 
 Order of judgement for ``source -> target``: both strings parse; vendor ids are equal; the
-target's migration interface is not older; one table claims both strings; the table's
-rules admit the pair (an allow rule holds, no deny rule does). Anything that cannot be
-decided is a refusal with a reason: the registry fails closed.
+target's migration interface is not older; one table claims both strings; the table judges
+the pair (:meth:`~vfiocompat.tables.Table.judge`: an allow rule holds at the mode's level, no
+deny rule does). Anything that cannot be decided is a refusal with a reason: the registry
+fails closed. Verdicts and explanations are derived from that one judgement.
 """
 
 from __future__ import annotations
@@ -11,9 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, TypeVar, cast
 
-from .conditions import Failure, render
 from .device_version import MAX_LENGTH, DeviceVersion, format_vendor, parse
-from .errors import DeviceVersionError, FieldFormatError, TableError
+from .errors import DeviceVersionError, FieldFormatError, TableError, UsageError
 from .isolation import DEFAULT_TIMEOUT, timeout_from_environment
 from .plugins import (
     FoundPlugin,
@@ -28,15 +28,14 @@ from .plugins import (
 )
 from .table_files import TableSource
 from .table_loader import TableHandle, load_table
-from .tables import Rule, Table
-from .verdict import ConditionResult, Explanation, Reason, RuleRef, RuleTrial, Verdict
+from .tables import Judgement, Table
+from .verdict import MODES, Explanation, Reason, RuleWarning, Verdict
 
 __all__ = ["Registry", "Resolution"]
 
 #: Bound on memoised sides and verdicts; a fleet's distinct device_versions fit many times over.
 _CACHE_LIMIT = 1 << 16
 _TABLE_FILE_PLUGIN = "table-file"
-_ABSENT = object()
 
 
 @dataclass(frozen=True)
@@ -145,12 +144,7 @@ class Registry:
                 for r in self.plugins
             )
         self._sides: Dict[str, Resolution] = {}
-        self._verdicts: Dict[Tuple[str, str], Verdict] = {}
-        self._admitted: Dict[Tuple[str, str], bool] = {}
-        self._explanations: Dict[Tuple[str, str], Explanation] = {}
-        self._rule_trials: Dict[Tuple[Any, ...], Tuple[RuleTrial, int]] = {}
-        self._plans: Dict[int, List[Tuple[int, Rule, RuleRef, Tuple[str, ...]]]] = {}
-        self._refs: Dict[Tuple[int, int], RuleRef] = {}
+        self._pairs: Dict[Tuple[str, str], _Pair] = {}
 
     @property
     def tables(self) -> Tuple[Table, ...]:
@@ -185,6 +179,12 @@ class Registry:
             # A broken table that would claim this string may hold the deny rule for it: never judge without it.
             return self._refused(text, device, broken)
         if len(claimants) > 1:
+            for handle in claimants:
+                # Overlapping claims refuse anyway; a broken claimant is the reason to name first.
+                try:
+                    handle.load()
+                except TableError as error:
+                    return self._refused(text, device, _invalid_table(handle, error))
             names = " and ".join(f"{h.claims.table_id!r} (plugin {h.plugin!r})" for h in claimants)
             return self._refused(text, device, Reason(
                 "VC206", "core", f"claimed by more than one table: {names}",
@@ -196,11 +196,7 @@ class Registry:
         try:
             table = handle.load()
         except TableError as error:
-            return self._refused(text, device, Reason(
-                "VC304", "plugin", f"plugin {handle.plugin!r} would serve this device but its table is invalid:"
-                f" {error.one_line()}", hint="fix or reinstall the plugin; `vfiocompat plugins` shows it",
-                plugin=handle.plugin,
-            ))
+            return self._refused(text, device, _invalid_table(handle, error))
         try:
             fields = table.format.parse(device.proprietary, self._hook_for(table))
         except _HookFailure as failure:
@@ -265,65 +261,79 @@ class Registry:
 
     # -- judging a pair ---------------------------------------------------------------------
 
-    def is_compatible(self, source: str, target: str) -> bool:
+    def _pair(self, source: str, target: str) -> _Pair:
+        key = (source, target)
+        pair = self._pairs.get(key)
+        if pair is None:
+            pair = _Pair(self.resolve(source), self.resolve(target))
+            if _memoisable(source, target):
+                _keep(self._pairs, key, pair)
+        return pair
+
+    def is_compatible(self, source: str, target: str, mode: str = "live", strict: bool = False) -> bool:
         """The verdict alone, for callers that only need yes or no (no reasons are built)."""
-        key = (source, target)
-        verdict = self._verdicts.get(key)
-        if verdict is not None:
-            return verdict.compatible
-        admitted = self._admitted.get(key)
-        if admitted is None:
-            admitted = self._admits(self.resolve(source), self.resolve(target))
-            if _memoisable(source, target):
-                _keep(self._admitted, key, admitted)
-        return admitted
+        pair = self._pairs.get((source, target)) or self._pair(source, target)
+        if mode == "live" and not strict:
+            return pair.live
+        return pair.verdict(_mode(mode), strict).compatible
 
-    def check(self, source: str, target: str) -> Verdict:
-        """Judge ``source -> target``: compatible, the deciding rule, and every reason to refuse."""
-        key = (source, target)
-        verdict = self._verdicts.get(key)
-        if verdict is None:
-            verdict = self._judge(self.resolve(source), self.resolve(target))
-            if _memoisable(source, target):
-                _keep(self._verdicts, key, verdict)
-        return verdict
+    def check(self, source: str, target: str, mode: str = "live", strict: bool = False) -> Verdict:
+        """Judge ``source -> target`` for a ``live`` (default) or ``cold`` migration.
 
-    def explain(self, source: str, target: str) -> Explanation:
+        The verdict says compatible or not, the deciding rule, every reason to refuse, the levels the
+        pair is admitted at and the warnings of the warn rules that hold; ``strict`` refuses on a warning.
+        """
+        pair = self._pairs.get((source, target)) or self._pair(source, target)
+        if mode == "live" and not strict:
+            verdict = pair.live_verdict  # a refused Verdict is falsy: test for None
+            return verdict if verdict is not None else pair.verdict("live", False)
+        return pair.verdict(_mode(mode), strict)
+
+    def explain(self, source: str, target: str, mode: str = "live", strict: bool = False) -> Explanation:
         """The diagnosis of ``source -> target``: its verdict and every rule tried, nearest miss first."""
-        key = (source, target)
-        explanation = self._explanations.get(key)
-        if explanation is None:
-            verdict = self.check(source, target)
-            s, t = self.resolve(source), self.resolve(target)
-            if s.table is None or s.table is not t.table or s.fields is None or t.fields is None:
-                explanation = Explanation(verdict, (), None, None)
-            else:
-                table = s.table
-                trials = tuple(self._trials(table, s.fields, t.fields))
-                explanation = Explanation(verdict, trials, table.id, table.plugin)
-            if _memoisable(source, target):
-                _keep(self._explanations, key, explanation)
-        return explanation
+        pair = self._pairs.get((source, target)) or self._pair(source, target)
+        return pair.explanation(_mode(mode), strict)
+
+
+def _mode(mode: str) -> str:
+    if mode not in MODES:
+        raise UsageError(f"mode must be {' or '.join(map(repr, MODES))}, not {mode!r}")
+    return mode
+
+
+class _Pair:
+    """One pair as the registry judged it: both sides, the core's reasons and the table's judgement.
+
+    Verdicts and explanations are derived from it on first use and kept on it: the registry's one
+    memo holds pairs, and nothing is judged twice.
+    """
+
+    __slots__ = ("_explanations", "_verdicts", "core", "judgement", "live", "live_verdict", "source", "target")
+
+    def __init__(self, s: Resolution, t: Resolution) -> None:
+        self.source, self.target = s, t
+        self.judgement: Optional[Judgement] = None
+        #: The verdict ``check`` gives by default (live, not strict), once derived.
+        self.live_verdict: Optional[Verdict] = None
+        self._verdicts: Dict[Tuple[str, bool], Verdict] = {}
+        self._explanations: Dict[Tuple[str, bool], Explanation] = {}
+        self.core = self._core(s, t)
+        if s.table is not None and s.table is t.table and s.fields is not None and t.fields is not None \
+                and not (self.core and self.core[0].code == "VC201"):
+            self.judgement = s.table.judge(s.fields, t.fields)
+        judgement = self.judgement
+        #: Compatible for a live migration, not strict: what is_compatible answers without building a verdict.
+        self.live = not self.core and judgement is not None and judgement.decided_by("live") is not None
 
     @staticmethod
-    def _admits(s: Resolution, t: Resolution) -> bool:
-        if s.table is None or s.table is not t.table or s.fields is None or t.fields is None:
-            return False
-        if s.device is None or t.device is None or t.device.interface_key < s.device.interface_key:
-            return False
-        allow, deny = s.table.decide(s.fields, t.fields)
-        return allow is not None and deny is None
-
-    def _judge(self, s: Resolution, t: Resolution) -> Verdict:
-        def refuse(reasons: Sequence[Reason], decided: Optional[RuleRef] = None) -> Verdict:
-            return Verdict(False, s.text, t.text, decided, tuple(reasons))
-
+    def _core(s: Resolution, t: Resolution) -> Tuple[Reason, ...]:
+        """What the core refuses before any table speaks: vendor, parsing and routing, the interface version."""
         if s.device and t.device and s.device.vendor_id != t.device.vendor_id:
-            return refuse([Reason(
+            return (Reason(
                 "VC201", "core", f"vendor ids differ: source {s.device.vendor}, target {t.device.vendor}",
                 field="vendor", source_value=s.device.vendor, target_value=t.device.vendor,
                 hint=f"use a target device of vendor {s.device.vendor}",
-            )])
+            ),)
         reasons: List[Reason] = [*_sided("source", s.reasons), *_sided("target", t.reasons)]
         if s.device and t.device and t.device.interface_key < s.device.interface_key:
             reasons.append(Reason(
@@ -331,109 +341,68 @@ class Registry:
                 field="interface", source_value=s.device.interface, target_value=t.device.interface,
                 hint=f"use a target whose migration interface version is at least {s.device.interface}",
             ))
-        if s.table is None or t.table is None or s.fields is None or t.fields is None:
-            return refuse(reasons)
-        table = s.table
-        if t.table is not table:
+        table, other = s.table, t.table
+        if table is not None and other is not None and other is not table and s.fields is not None \
+                and t.fields is not None:
             reasons.append(Reason(
                 "VC205", "core",
                 f"source is served by table {table.id!r} (plugin {table.plugin!r}), target by"
-                f" {t.table.id!r} (plugin {t.table.plugin!r}); no rule spans two tables",
+                f" {other.id!r} (plugin {other.plugin!r}); no rule spans two tables",
                 hint=f"use a target that table {table.id!r} serves",
             ))
-            return refuse(reasons)
-        allow, deny = table.decide(s.fields, t.fields)
-        if allow is not None and deny is None:
-            if not reasons:
-                return Verdict(True, s.text, t.text, self._ref(table, allow), ())
-            return refuse(reasons)
-        decided: Optional[RuleRef] = None
-        if deny is not None:
-            denials = table.denials(s.fields, t.fields)
-            reasons.extend(self._denial(table, rule, s.fields, t.fields) for rule in denials)
-            decided = self._ref(table, denials[0])
-            if allow is not None:
-                return refuse(reasons, decided)
-        # No allow rule holds: report what the nearest one lacks too, so one fix-up pass suffices.
-        nearest = table.nearest_miss(s.fields, t.fields)
-        if nearest is None:
-            reasons.append(Reason("VC401", "table", f"table {table.id!r} has no allow rule; it admits nothing",
-                                  hint="the vendor's table must list the migrations it supports",
-                                  plugin=table.plugin))
-        else:
-            ref = self._ref(table, nearest)
-            reasons.extend(
-                _reason(failure, condition.field, ref)
-                for condition, failure in zip(nearest.conditions, nearest.failures(s.fields, t.fields))
-                if failure is not None
-            )
-        return refuse(reasons, decided)
+        return tuple(reasons)
 
-    def _trials(self, table: Table, source: Mapping[str, Any], target: Mapping[str, Any]) -> List[RuleTrial]:
-        picked_allow = table.picked(source, target)
-        memo = self._rule_trials
-        ranked: List[Tuple[Tuple[int, int, int, int], RuleTrial]] = []
-        for slot, rule, ref, names in self._plan(table):
-            # A rule's trial depends only on the values of the fields it tests: fleets repeat them.
-            key = (slot, *[source.get(name, _ABSENT) for name in names],
-                   *[target.get(name, _ABSENT) for name in names])
-            known = memo.get(key)
-            if known is None:
-                trial = self._trial(rule, ref, source, target)
-                known = _keep(memo, key, (trial, len(trial.failed)))
-            trial, failed = known
-            rank = 0 if (trial.holds and rule.effect == "deny") else 1 if rule.effect == "allow" else 2
-            # The same order as Table.nearest_miss: rules the index picks for this pair come first.
-            picked = 0 if rank != 1 or rule.index in picked_allow else 1
-            ranked.append(((rank, picked, failed, rule.index), trial))
-        ranked.sort(key=lambda item: item[0])
-        return [trial for _, trial in ranked]
+    def verdict(self, mode: str, strict: bool) -> Verdict:
+        """The verdict for ``mode`` (``strict``: a warning refuses), derived once from the judgement."""
+        key = (mode, strict)
+        verdict = self._verdicts.get(key)
+        if verdict is None:
+            verdict = self._verdicts[key] = self._derive(mode, strict)
+            if key == ("live", False):
+                self.live_verdict = verdict
+        return verdict
 
-    def _plan(self, table: Table) -> List[Tuple[int, Rule, RuleRef, Tuple[str, ...]]]:
-        """Per rule of ``table``: a memo slot, the rule, its reference and the fields it tests."""
-        plan = self._plans.get(id(table))
-        if plan is None:
-            plan = []
-            for rule in table.rules:
-                names = tuple(dict.fromkeys(c.field for c in rule.conditions))
-                plan.append((len(self._plans) * 1_000_000 + rule.index, rule, self._ref(table, rule), names))
-            self._plans[id(table)] = plan
-        return plan
+    def _derive(self, mode: str, strict: bool) -> Verdict:
+        s, t, core, judgement = self.source.text, self.target.text, self.core, self.judgement
+        if judgement is None:
+            return Verdict(False, s, t, None, core, mode=mode)
+        levels = () if core else judgement.levels
+        rule = judgement.decided_by(mode)
+        if rule is not None:
+            if core:
+                return Verdict(False, s, t, None, core, levels, mode=mode)
+            warnings = judgement.warning_values()
+            if strict and warnings:
+                return Verdict(False, s, t, None, tuple(_strict(w) for w in warnings), levels, warnings, mode)
+            return Verdict(True, s, t, rule.ref, (), levels, warnings, mode)
+        decided = judgement.denials[0].ref if judgement.denials else None
+        return Verdict(False, s, t, decided, core + judgement.reasons(mode), levels, mode=mode)
 
-    @staticmethod
-    def _trial(rule: Rule, ref: RuleRef, source: Mapping[str, Any], target: Mapping[str, Any]) -> RuleTrial:
-        results = []
-        for condition in rule.conditions:
-            failure = condition.evaluate(source, target)
-            reason = None if failure is None else _reason(failure, condition.field, ref)
-            results.append(ConditionResult(condition.description, failure is None, reason))
-        holds = all(result.passed for result in results)
-        return RuleTrial(ref, holds, tuple(results), rule.description, rule.notes)
+    def explanation(self, mode: str, strict: bool) -> Explanation:
+        """The verdict and the judgement's trials."""
+        key = (mode, strict)
+        explanation = self._explanations.get(key)
+        if explanation is None:
+            verdict = self.verdict(mode, strict)
+            judgement = self.judgement
+            if judgement is None:
+                explanation = Explanation(verdict, (), None, None)
+            else:
+                explanation = Explanation(verdict, judgement.trials, judgement.table.id, judgement.table.plugin)
+            self._explanations[key] = explanation
+        return explanation
 
-    def _denial(self, table: Table, rule: Rule, source: Mapping[str, Any], target: Mapping[str, Any]) -> Reason:
-        names = list(dict.fromkeys(c.field for c in rule.conditions))
-        def values(side: Mapping[str, Any]) -> str:
-            shown = []
-            for name in names:
-                spec = table.format.field(name)
-                if spec is not None and name in side:
-                    shown.append(render(spec, side[name]) if len(names) == 1 else f"{name}={render(spec, side[name])}")
-            return ",".join(shown)
-        return Reason(
-            rule.code or "VC402", "table",
-            rule.message or f"known-bad combination (rule {rule.id!r}: {rule.description or 'deny'})",
-            field=",".join(names), source_value=values(source), target_value=values(target),
-            hint=rule.hint or "this combination is known not to work; choose another target",
-            rule=self._ref(table, rule), plugin=table.plugin,
-        )
 
-    def _ref(self, table: Table, rule: Rule) -> RuleRef:
-        key = (id(table), rule.index)
-        ref = self._refs.get(key)
-        if ref is None:
-            ref = RuleRef(table.plugin, table.id, rule.id, rule.effect, rule.source_url)
-            self._refs[key] = ref
-        return ref
+def _strict(warning: RuleWarning) -> Reason:
+    return Reason(warning.code, "table", f"warning (refused by --strict): {warning.message}",
+                  hint=warning.hint or "check the warning, then migrate without --strict", rule=warning.rule,
+                  plugin=warning.rule.plugin)
+
+
+def _invalid_table(handle: TableHandle, error: TableError) -> Reason:
+    return Reason("VC304", "plugin", f"plugin {handle.plugin!r} would serve this device but its table is invalid:"
+                  f" {error.one_line()}", hint="fix or reinstall the plugin; `vfiocompat plugins` shows it",
+                  plugin=handle.plugin)
 
 
 def _constant(value: Any) -> Callable[[], Any]:
@@ -462,11 +431,6 @@ def _call_parse_hook(hook: Any, table: Table, proprietary: str) -> Optional[Mapp
         what = _HOOK_FAILURES[code].format(error=error, message=error.error)
         raise _HookFailure(Reason(code, "plugin", f"plugin {table.plugin!r} {what}",
                                   hint="report this to the plugin's vendor", plugin=table.plugin)) from None
-
-
-def _reason(failure: Failure, field: str, ref: RuleRef) -> Reason:
-    return Reason(failure.code, "table", failure.message, field, failure.source_value, failure.target_value,
-                  failure.hint, ref, ref.plugin)
 
 
 def _sided(side: str, reasons: Sequence[Reason]) -> List[Reason]:

@@ -1,9 +1,11 @@
-"""Compiled compatibility tables: claims, format, rules and examples, and rule evaluation.
+"""Compiled compatibility tables: claims, format, rules and examples, and the judgement of a pair.
 
 Semantics (default deny): a pair is compatible when at least one allow rule holds and no
-deny rule holds. A rule holds when all its conditions hold. Rules are indexed by the
-values that pin them (``one_of`` on a side, ``maps_to`` sources), so a table of 10,000
-rules is not scanned for each pair.
+deny rule holds; a rule holds when all its conditions hold. Allow rules admit at a level
+(``live``, or ``cold`` only); warn rules that hold add warnings. :meth:`Table.judge` is the one
+evaluation: verdicts, explanations and ``is_compatible`` are read from its :class:`Judgement`.
+Rules are indexed by the values that pin them (``one_of`` on a side, ``maps_to`` sources), so a
+table of 10,000 rules is not scanned for each pair.
 """
 
 from __future__ import annotations
@@ -14,9 +16,10 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, FrozenSet, List, Mapping, Optional, Sequence, Set, Tuple
 
 from .conditions import (
+    LATEST_SCHEMA_VERSION,
+    Bound,
     Condition,
     ConditionError,
-    Failure,
     PathParts,
     compile_condition,
     need_bool,
@@ -25,10 +28,13 @@ from .conditions import (
     need_list,
     need_match,
     need_text,
+    render,
     shown,
+    tighter,
 )
 from .errors import TableError
-from .fields import FIELD_TYPES, ORDERED_BY_DEFAULT, FieldSpec, StringFormat, value_fault
+from .fields import FIELD_TYPES, MAP_VALUE_TYPES, ORDERED_BY_DEFAULT, FieldSpec, StringFormat, value_fault
+from .verdict import ConditionResult, Reason, RuleRef, RuleTrial, RuleWarning
 from .versions import SCHEMES
 
 __all__ = [
@@ -36,7 +42,10 @@ __all__ = [
     "MAX_CONDITIONS",
     "MAX_TOTAL_CONDITIONS",
     "MAX_FIELDS",
+    "LEVELS",
+    "EFFECTS",
     "Rule",
+    "Judgement",
     "Example",
     "TableClaims",
     "TableWarning",
@@ -44,6 +53,7 @@ __all__ = [
     "Place",
     "compile_table",
     "compile_claims",
+    "check_schema_version",
     "compile_head_claims",
     "spell_path",
 ]
@@ -62,11 +72,18 @@ MAX_PREFIX_LENGTH = 256
 #: Most examples in one table.
 MAX_EXAMPLES = 10_000
 _ORDERABLE = frozenset({"uint", "hex", "version"})
+#: Migration levels an allow rule may admit at, most demanding first; a live admission admits cold too.
+LEVELS = ("live", "cold")
+#: What a rule does when it holds.
+EFFECTS = ("allow", "deny", "warn")
+#: What each table schema version added: a table using one of these declares that version.
+_V2_RULE_KEYS = ("level",)
+_V2_FIELD_KEYS = ("key_separator", "value_type")
 
 
 @dataclass(frozen=True)
 class Rule:
-    """One allow or deny rule; ``index`` is its position in the table."""
+    """One allow, deny or warn rule; ``index`` is its position in the table, ``level`` an allow rule's."""
 
     id: str
     effect: str
@@ -79,19 +96,67 @@ class Rule:
     message: Optional[str] = None
     hint: Optional[str] = None
     allow_downgrade: Tuple[str, ...] = ()
+    level: str = "live"
     #: The conditions with index pins first: they fail fastest for rules the index did not pick.
     pinned_first: Tuple[Condition, ...] = field(default=(), repr=False, compare=False)
+    #: Where the rule lives, set by the :class:`Table` that holds it (verdicts name it).
+    ref: RuleRef = field(default=None, repr=False, compare=False)  # type: ignore[assignment]
+    #: The fields the rule tests, and its trials by their values (see :meth:`trial`).
+    tested: Tuple[str, ...] = field(default=(), repr=False, compare=False)
+    _trials: Dict[Tuple[Any, ...], Tuple[RuleTrial, int]] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "pinned_first", tuple(sorted(self.conditions, key=lambda c: c.pin is None)))
+        object.__setattr__(self, "tested", tuple(dict.fromkeys(
+            name for c in self.conditions for name in (c.field, getattr(c, "other", c.field)))))
 
-    def failures(self, source: Mapping[str, Any], target: Mapping[str, Any]) -> List[Optional[Failure]]:
-        """Each condition's failure, or ``None`` where it holds, in order."""
-        return [condition.evaluate(source, target) for condition in self.conditions]
+    def trial_of(self, failed: Sequence[Tuple[Condition, Reason]]) -> Tuple[RuleTrial, int]:
+        """The trial of a rule whose failing conditions and their reasons are known."""
+        reasons = dict(failed)
+        results = tuple(_passed(c) if c not in reasons else ConditionResult(c.description, False, reasons[c])
+                        for c in self.conditions)
+        return RuleTrial(self.ref, not reasons, results, self.description, self.notes, self.level), len(reasons)
+
+    def trial(self, source: Mapping[str, Any], target: Mapping[str, Any]) -> Tuple[RuleTrial, int]:
+        """The rule tried on a pair, for ``explain``, and how many of its conditions fail.
+
+        A trial depends only on the values of the fields the rule tests, and fleets repeat them: a
+        first explanation of a pair reuses the trials of pairs that share them (measured in
+        benchmarks/w1_checks.py), so they are kept here, bounded.
+        """
+        # No field value is None, so None stands for an absent (optional) field.
+        tested = self.tested
+        if len(tested) == 1:
+            key: Tuple[Any, ...] = (source.get(tested[0]), target.get(tested[0]))
+        else:
+            key = (*map(source.get, tested), *map(target.get, tested))
+        known = self._trials.get(key)
+        if known is None:
+            results = tuple(_result(c, self.ref, source, target) for c in self.conditions)
+            count = sum(1 for r in results if not r.passed)
+            known = (RuleTrial(self.ref, count == 0, results, self.description, self.notes, self.level), count)
+            if len(self._trials) >= _TRIALS_KEPT:
+                self._trials.clear()
+            self._trials[key] = known
+        return known
 
     def holds(self, source: Mapping[str, Any], target: Mapping[str, Any]) -> bool:
         """Whether every condition holds (stops at the first that does not)."""
-        return all(condition.holds(source, target) for condition in self.conditions)
+        # A loop, not all(...) over a generator: this is the hot path of every first check.
+        for condition in self.conditions:  # noqa: SIM110
+            if not condition.holds(source, target):
+                return False
+        return True
+
+    def misses(self, source: Mapping[str, Any], target: Mapping[str, Any], limit: int) -> int:
+        """How many conditions fail, counting no further than ``limit`` (pinned conditions first)."""
+        count = 0
+        for condition in self.pinned_first:
+            if not condition.holds(source, target):
+                count += 1
+                if count >= limit:
+                    break
+        return count
 
 
 @dataclass(frozen=True)
@@ -150,7 +215,7 @@ class _RuleIndex:
         }
 
     def candidates(self, source: Mapping[str, Any], target: Mapping[str, Any]) -> Sequence[Rule]:
-        """The rules that may hold for this pair, in table order."""
+        """The rules that may hold for this pair, in table order (the pinned ones whose values match)."""
         found: List[Rule] = []
         for (side, name), by_value in self.pinned.items():
             value = (source if side == "source" else target).get(name)
@@ -162,11 +227,173 @@ class _RuleIndex:
         found.sort(key=lambda rule: rule.index)
         return found
 
-    def first_holding(self, source: Mapping[str, Any], target: Mapping[str, Any]) -> Optional[Rule]:
-        for rule in self.candidates(source, target):
-            if rule.holds(source, target):
-                return rule
-        return None
+    def holding(self, source: Mapping[str, Any], target: Mapping[str, Any]) -> Tuple[Rule, ...]:
+        """Every rule that holds, in table order."""
+        return tuple(rule for rule in self.candidates(source, target) if rule.holds(source, target))
+
+
+#: A miss: the rule that came nearest to holding and each of its failing conditions, with its reason.
+Miss = Tuple[Rule, Tuple[Tuple[Condition, Reason], ...]]
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """What a table says of one pair of typed fields: the one evaluation every answer is derived from.
+
+    ``allowed`` is the first allow rule that holds at any level, ``live`` the first live one; ``denials``
+    and ``warnings`` every deny and warn rule that holds, in table order. The nearest misses and the
+    trials ``explain`` shows are worked out on first use, from the same rules in the same order.
+    """
+
+    table: Table
+    source: Mapping[str, Any]
+    target: Mapping[str, Any]
+    allowed: Optional[Rule]
+    live: Optional[Rule]
+    denials: Tuple[Rule, ...]
+    warnings: Tuple[Rule, ...]
+    #: What is worked out on first use (nearest misses by level, trials): kept on the judgement.
+    _memo: Dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def levels(self) -> Tuple[str, ...]:
+        """The migration levels the table admits the pair at: ``("live", "cold")``, ``("cold",)`` or ``()``."""
+        if self.denials or self.allowed is None:
+            return ()
+        return LEVELS if self.live is not None else ("cold",)
+
+    def decided_by(self, level: str = "live") -> Optional[Rule]:
+        """The rule that admits the pair at ``level``, or ``None``."""
+        if self.denials:
+            return None
+        return self.live if level == "live" else self.allowed
+
+    def nearest(self, level: str = "live") -> Optional[Miss]:
+        """The allow rule of ``level`` (cold: any) nearest to holding and its failures; None when none is.
+
+        Nearest means: among the rules the index picks for this pair (those whose pinned values match
+        it), the fewest failing conditions, the first on a tie; only when the index picks none, the same
+        over every allow rule. Counting stops as soon as a rule cannot beat the best so far.
+        """
+        misses = self._misses()
+        if level not in misses:
+            rules = [r for r in self.table.allow_order(self.source, self.target) if level in ("cold", r.level)]
+            best: Optional[Rule] = None
+            best_count = MAX_CONDITIONS + 1
+            for rule in rules:
+                count = rule.misses(self.source, self.target, best_count)
+                if count < best_count:
+                    best, best_count = rule, count
+            misses[level] = None if best is None else (best, tuple(
+                (c, r) for c in best.conditions for r in (c.reason(self.source, self.target, best.ref),)
+                if r is not None
+            ))
+        return misses[level]
+
+    def _misses(self) -> Dict[str, Optional[Miss]]:
+        misses: Optional[Dict[str, Optional[Miss]]] = self._memo.get("misses")
+        if misses is None:
+            misses = self._memo["misses"] = {}
+        return misses
+
+    def reasons(self, level: str = "live") -> Tuple[Reason, ...]:
+        """Why the table refuses the pair at ``level`` (empty when it admits it): denials, then what is missing."""
+        table = self.table
+        found = [_denial(table, rule, self.source, self.target) for rule in self.denials]
+        if (self.live if level == "live" else self.allowed) is not None:
+            return tuple(found)
+        if level == "live" and self.allowed is not None:
+            if not self.denials:
+                cold = self.allowed
+                found.append(Reason(
+                    "VC403", "table", f"admitted for cold migration only (rule {cold.id!r}); live migration is not",
+                    hint="migrate the VM stopped (`vfiocompat check --mode cold` admits it), or use a target that a"
+                         " live rule admits", rule=cold.ref, plugin=table.plugin))
+            miss = self.nearest("live")
+        else:
+            miss = self.nearest(level) or (self.nearest("cold") if level == "live" else None)
+            if miss is None:
+                found.append(Reason("VC401", "table", f"table {table.id!r} has no allow rule; it admits nothing",
+                                    hint="the vendor's table must list the migrations it supports",
+                                    plugin=table.plugin))
+        if miss is not None:
+            found.extend(reason for _, reason in miss[1])
+        return tuple(found)
+
+    def warning_values(self) -> Tuple[RuleWarning, ...]:
+        """The warnings of the warn rules that hold."""
+        return tuple(RuleWarning(rule.code or "VC430", rule.message or rule.description or f"rule {rule.id!r} holds",
+                                 rule.ref, rule.hint) for rule in self.warnings)
+
+    @property
+    def trials(self) -> Tuple[RuleTrial, ...]:
+        """Every rule tried on the pair: holding deny rules, allow rules nearest first, then the rest.
+
+        Allow rules rank as :meth:`nearest` chooses: picked by the index first, then fewest failures,
+        then table order; so the first allow trial is the nearest miss.
+        """
+        trials: Optional[Tuple[RuleTrial, ...]] = self._memo.get("trials")
+        if trials is not None:
+            return trials
+        table, source, target = self.table, self.source, self.target
+        picked = {rule.index for rule in table.allow_order(source, target)}
+        # The reasons the verdict gave for its nearest misses are those trials' failures, not a second copy.
+        known = {miss[0].index: miss[1] for miss in self._misses().values() if miss is not None}
+        ranked = []
+        for rule in table.rules:
+            failed = known.get(rule.index)
+            trial, count = rule.trial(source, target) if failed is None else rule.trial_of(failed)
+            if rule.effect == "allow":
+                rank = (1, 0 if rule.index in picked else 1, count, rule.index)
+            else:
+                rank = (0 if (count == 0 and rule.effect == "deny") else 2, 0, 0, rule.index)
+            ranked.append((rank, trial))
+        ranked.sort(key=_first)
+        trials = self._memo["trials"] = tuple(trial for _, trial in ranked)
+        return trials
+
+
+def _first(item: Tuple[Any, Any]) -> Any:
+    return item[0]
+
+
+def _passed(condition: Condition) -> ConditionResult:
+    # A passed condition reads the same for every pair: built once, kept on the condition.
+    result: Optional[ConditionResult] = condition.passed_result
+    if result is None:
+        result = condition.passed_result = ConditionResult(condition.description, True, None)
+    return result
+
+
+def _result(condition: Condition, ref: RuleRef, source: Mapping[str, Any],
+            target: Mapping[str, Any]) -> ConditionResult:
+    reason = condition.reason(source, target, ref)
+    return _passed(condition) if reason is None else ConditionResult(condition.description, False, reason)
+
+
+#: Bound on the trials one rule keeps (by the values of the fields it tests); emptied when full.
+_TRIALS_KEPT = 4096
+
+
+def _denial(table: Table, rule: Rule, source: Mapping[str, Any], target: Mapping[str, Any]) -> Reason:
+    names = list(dict.fromkeys(c.field for c in rule.conditions))
+
+    def values(side: Mapping[str, Any]) -> str:
+        shown_values = []
+        for name in names:
+            spec = table.format.field(name)
+            if spec is not None and name in side:
+                text = render(spec, side[name])
+                shown_values.append(text if len(names) == 1 else f"{name}={text}")
+        return ",".join(shown_values)
+
+    return Reason(
+        rule.code or "VC402", "table",
+        rule.message or f"known-bad combination (rule {rule.id!r}: {rule.description or 'deny'})",
+        field=",".join(names), source_value=values(source), target_value=values(target),
+        hint=rule.hint or "this combination is known not to work; choose another target",
+        rule=rule.ref, plugin=table.plugin,
+    )
 
 
 @dataclass(frozen=True)
@@ -184,58 +411,70 @@ class Table:
     title: Optional[str] = None
     source_url: Optional[str] = None
     warnings: Tuple[TableWarning, ...] = ()
+    schema_version: int = 1
     _allow: _RuleIndex = field(default=None, repr=False, compare=False)  # type: ignore[assignment]
     _deny: _RuleIndex = field(default=None, repr=False, compare=False)  # type: ignore[assignment]
+    _warn: _RuleIndex = field(default=None, repr=False, compare=False)  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "_allow", _RuleIndex([r for r in self.rules if r.effect == "allow"]))
-        object.__setattr__(self, "_deny", _RuleIndex([r for r in self.rules if r.effect == "deny"]))
+        for rule in self.rules:
+            object.__setattr__(rule, "ref", RuleRef(self.plugin, self.id, rule.id, rule.effect, rule.source_url))
+        for effect in EFFECTS:
+            object.__setattr__(self, f"_{effect}", _RuleIndex([r for r in self.rules if r.effect == effect]))
 
     @property
     def claims(self) -> TableClaims:
         """The table's id, vendor id and prefixes."""
         return TableClaims(self.id, self.vendor_id, self.prefixes)
 
-    def decide(self, source: Mapping[str, Any], target: Mapping[str, Any]) -> Tuple[Optional[Rule], Optional[Rule]]:
-        """The first allow rule that holds and the first deny rule that holds (each or ``None``)."""
-        return self._allow.first_holding(source, target), self._deny.first_holding(source, target)
+    def judge(self, source: Mapping[str, Any], target: Mapping[str, Any]) -> Judgement:
+        """Judge a pair of typed fields: the one evaluation of the rules every verdict comes from."""
+        allowed = live = None
+        for rule in self._allow.candidates(source, target):
+            if rule.holds(source, target):
+                if allowed is None:
+                    allowed = rule
+                if rule.level == "live":
+                    live = rule
+                    break
+        return Judgement(self, source, target, allowed, live, self._deny.holding(source, target),
+                         self._warn.holding(source, target) if self._warn.rules else ())
 
-    def denials(self, source: Mapping[str, Any], target: Mapping[str, Any]) -> List[Rule]:
-        """Every deny rule that holds, in table order."""
-        return [rule for rule in self._deny.candidates(source, target) if rule.holds(source, target)]
-
-    def nearest_miss(self, source: Mapping[str, Any], target: Mapping[str, Any]) -> Optional[Rule]:
-        """The allow rule that comes nearest to holding, or ``None`` when there is none.
-
-        Nearest means: among the rules the index picks for this pair (those whose pinned values
-        match it: rules about these devices), the fewest failing conditions, the first on a tie;
-        only when the index picks none, the same over every allow rule. Evaluation stops as soon
-        as a rule cannot beat the best so far, so large tables are not evaluated in full.
-        """
-        candidates = self._allow.candidates(source, target)
-        best: Optional[Rule] = None
-        best_count = MAX_CONDITIONS + 1
-        for rule in candidates or self._allow.rules:
-            count = _count_failures(rule, source, target, best_count)
-            if count < best_count:
-                best, best_count = rule, count
-        return best
+    def allow_order(self, source: Mapping[str, Any], target: Mapping[str, Any]) -> Sequence[Rule]:
+        """The allow rules a nearest miss is chosen from: those the index picks for the pair, else all."""
+        return self._allow.candidates(source, target) or self._allow.rules
 
     def picked(self, source: Mapping[str, Any], target: Mapping[str, Any]) -> FrozenSet[int]:
-        """Indexes of the allow rules ``nearest_miss`` ranks first for this pair (all, when none is picked)."""
-        rules = self._allow.candidates(source, target) or self._allow.rules
-        return frozenset(rule.index for rule in rules)
+        """Indexes of the allow rules a nearest miss is chosen from (:meth:`allow_order`)."""
+        return frozenset(rule.index for rule in self.allow_order(source, target))
 
 
-def _count_failures(rule: Rule, source: Mapping[str, Any], target: Mapping[str, Any], limit: int) -> int:
-    """How many of ``rule``'s conditions fail, counting no further than ``limit``."""
-    count = 0
-    for condition in rule.pinned_first:
-        if not condition.holds(source, target):
-            count += 1
-            if count >= limit:
-                break
-    return count
+def goes_up(conditions: Sequence[Condition], name: str) -> bool:
+    """Whether the pins on field ``name`` put every target the conditions admit at or above every source.
+
+    The source's values are bounded above, the target's below, by the unary conditions on each side
+    (range, specifier, one_of); the rule is direction-safe on the field when the one bound is at most
+    the other.
+    """
+    source = target = Bound()
+    for condition in conditions:
+        if condition.field != name or condition.side is None:
+            continue
+        bound = condition.bound()
+        if bound is None:
+            continue
+        if condition.side in ("source", "both"):
+            source = tighter(source, bound)
+        if condition.side in ("target", "both"):
+            target = tighter(target, bound)
+    high, low = source.high, target.low
+    if high is None or low is None:
+        return False
+    if source.loose_high:
+        # Values above `high` that compare equal to it in the specifier's eyes (1.0+local under '<=1.0') sort
+        # below any public version above it, so a strictly higher, local-free low bound still holds.
+        return bool(high < low) and getattr(getattr(low, "key", None), "local", None) is None
+    return bool(high <= low)
 
 
 def spell_path(path: PathParts) -> str:
@@ -252,9 +491,10 @@ Place = Callable[[PathParts], Tuple[str, str]]
 _TOP_KEYS = ("schema_version", "table", "format", "rules", "examples")
 _HEAD_KEYS = ("id", "vendor", "prefixes", "title", "description", "source_url", "notes")
 _FORMAT_KEYS = ("kind", "separator", "pair_separator", "kv_separator", "unknown_keys", "fields", "description", "notes")
-_FIELD_KEYS = ("name", "type", "ordered", "scheme", "item_separator", "optional", "rest", "description")
+_FIELD_KEYS = ("name", "type", "ordered", "scheme", "item_separator", "optional", "rest", "description",
+               *_V2_FIELD_KEYS)
 _RULE_KEYS = ("id", "effect", "description", "source_url", "notes", "code", "message", "hint", "allow_downgrade",
-              "conditions")
+              "conditions", *_V2_RULE_KEYS)
 _EXAMPLE_KEYS = ("source", "target", "compatible", "code", "note")
 _IDENTIFIER = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 _FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,63}")
@@ -270,6 +510,12 @@ class _Compiler:
 
     def __init__(self, origin: str, place: Optional[Place]) -> None:
         self.place: Place = place or (lambda path: (origin, spell_path(path)))
+        self.schema_version = 1
+
+    def v2(self, what: str, path: PathParts, rule: Optional[str] = None) -> None:
+        """Refuse ``what`` in a table that did not declare ``schema_version = 2``."""
+        if self.schema_version < 2:
+            raise self.fail(f"{what} is table language 2: declare schema_version = 2", path, rule, "VC503")
 
     def fail(self, message: str, path: PathParts, rule: Optional[str] = None, code: str = "VC504") -> TableError:
         location, words = self.place(path)
@@ -322,10 +568,21 @@ class _Compiler:
         if not isinstance(data, Mapping):
             raise self.fail("a table must be a mapping at the top level", (), code="VC503")
         self.mapping(data, (), _TOP_KEYS, ("schema_version", "table", "format", "rules"))
-        version = data["schema_version"]
-        if type(version) is not int or version != 1:  # True == 1 in Python, but not in the schema
-            raise self.fail("schema_version must be 1", ("schema_version",), code="VC503")
+        self.schema_version = self.version(data["schema_version"])
         return data
+
+    def version(self, version: Any) -> int:
+        if type(version) is not int or version < 1:  # True == 1 in Python, but not in the schema
+            raise self.fail(f"schema_version must be a whole number 1 to {LATEST_SCHEMA_VERSION}, not {shown(version)}",
+                            ("schema_version",), code="VC503")
+        if version > LATEST_SCHEMA_VERSION:
+            from . import __version__
+
+            raise self.fail(
+                f"schema_version {version} needs a newer vfiocompat: this is vfiocompat {__version__}, which reads"
+                f" table schema_version 1 to {LATEST_SCHEMA_VERSION} (needs vfiocompat > {__version__};"
+                " pip install -U vfiocompat)", ("schema_version",), code="VC508")
+        return version
 
     def claims(self, data: Mapping[str, Any]) -> TableClaims:
         path: PathParts = ("table",)
@@ -390,6 +647,17 @@ class _Compiler:
         kind_of = raw["type"]
         if kind_of not in FIELD_TYPES:
             raise self.fail(f"type must be one of {', '.join(FIELD_TYPES)}", (*path, "type"), code="VC503")
+        if kind_of == "map":
+            self.v2("type = 'map'", (*path, "type"))
+        for key in _V2_FIELD_KEYS:
+            if key in raw:
+                self.v2(repr(key), (*path, key))
+                if kind_of != "map":
+                    raise self.fail(f"{key!r} applies to map fields only", (*path, key))
+        value_type = raw.get("value_type", "uint")
+        if value_type not in MAP_VALUE_TYPES:
+            raise self.fail(f"value_type must be one of {', '.join(MAP_VALUE_TYPES)}", (*path, "value_type"),
+                            code="VC503")
         flags = {key: self.need(need_bool, raw[key], (*path, key)) for key in ("ordered", "optional", "rest")
                  if key in raw}
         ordered = flags.get("ordered", kind_of in ORDERED_BY_DEFAULT)
@@ -400,12 +668,17 @@ class _Compiler:
             raise self.fail(f"scheme must be one of {', '.join(SCHEMES)}", (*path, "scheme"), code="VC503")
         item_separator = self.separator(raw["item_separator"], (*path, "item_separator")) \
             if "item_separator" in raw else ","
+        key_separator = self.separator(raw["key_separator"], (*path, "key_separator")) \
+            if "key_separator" in raw else ":"
+        if kind_of == "map" and key_separator == item_separator:
+            raise self.fail("key_separator and item_separator must differ", (*path, "key_separator"))
         self.optional_text(raw, "description", path, max_length=_TEXT, lines=True)
         if name in names:
             raise self.fail(f"field {name!r} is declared twice", (*path, "name"))
         names[name] = len(names)
         return FieldSpec(name=name, type=kind_of, ordered=ordered, scheme=scheme, item_separator=item_separator,
-                         optional=flags.get("optional", False), rest=flags.get("rest", False))
+                         optional=flags.get("optional", False), rest=flags.get("rest", False),
+                         key_separator=key_separator, value_type=value_type)
 
     def rule(self, item: Any, index: int, fmt: StringFormat, shared: Dict[str, Condition]) -> Rule:
         path: PathParts = ("rules", index)
@@ -413,8 +686,18 @@ class _Compiler:
         raw = self.mapping(item, path, _RULE_KEYS, ("id", "effect"), rule_id)
         rule_id = self.identifier(raw["id"], (*path, "id"))
         effect = raw["effect"]
-        if effect not in ("allow", "deny"):
-            raise self.fail("effect must be 'allow' or 'deny'", (*path, "effect"), rule_id, code="VC503")
+        if effect not in EFFECTS:
+            raise self.fail("effect must be 'allow', 'deny' or 'warn'", (*path, "effect"), rule_id, code="VC503")
+        if effect == "warn":
+            self.v2("effect = 'warn'", (*path, "effect"), rule_id)
+        level = raw.get("level", "live")
+        if "level" in raw:
+            self.v2("'level'", (*path, "level"), rule_id)
+            if level not in LEVELS:
+                raise self.fail("level must be 'live' or 'cold'", (*path, "level"), rule_id, code="VC503")
+            if effect != "allow":
+                raise self.fail(f"level applies to allow rules; a {effect} rule holds at every level",
+                                (*path, "level"), rule_id)
         description, notes = (self.optional_text(raw, key, path, rule_id, max_length=_PROSE, lines=True)
                               for key in ("description", "notes"))
         message, hint = (self.optional_text(raw, key, path, rule_id, max_length=_TEXT) for key in ("message", "hint"))
@@ -422,24 +705,26 @@ class _Compiler:
         code = self.need(need_code, raw["code"], (*path, "code"), rule_id) if "code" in raw else None
         raw_conditions = self.need(need_list, raw.get("conditions", []), (*path, "conditions"), rule_id,
                                    max_items=MAX_CONDITIONS)
-        if effect == "deny" and not raw_conditions:
-            raise self.fail("a deny rule needs at least one condition", (*path, "conditions"), rule_id)
+        if effect != "allow" and not raw_conditions:
+            raise self.fail(f"a {effect} rule needs at least one condition", (*path, "conditions"), rule_id)
         conditions = [self.condition(entry, (*path, "conditions", number), rule_id, fmt, shared)
                       for number, entry in enumerate(raw_conditions)]
         downgrade = self.allow_downgrade(raw, path, rule_id, fmt)
         if effect == "allow":
             safe: FrozenSet[str] = frozenset(c.field for c in conditions if c.direction_safe)
             for spec in fmt.fields:
-                if spec.ordered and spec.name not in safe and spec.name not in downgrade:
+                # Pins proving direction are table language 2: a v1 table is judged as v1 always was.
+                if (spec.ordered and spec.name not in safe and spec.name not in downgrade
+                        and not (self.schema_version >= 2 and goes_up(conditions, spec.name))):
                     raise self.fail(
                         f"admits a target older than the source on ordered field {spec.name!r}; constrain it"
-                        " (equal, target_ge_source, same_major_target_ge_source, upgrade_window) or list it"
-                        " in allow_downgrade",
+                        " (equal, target_ge_source, same_major_target_ge_source, upgrade_window, or range/specifier/"
+                        "one_of pins that put every target at or above every source) or list it in allow_downgrade",
                         path, rule_id, code="VC505",
                     )
         return Rule(id=rule_id, effect=effect, conditions=tuple(conditions), index=index, description=description,
                     notes=notes, source_url=source_url, code=code, message=message, hint=hint,
-                    allow_downgrade=downgrade)
+                    allow_downgrade=downgrade, level=level)
 
     def condition(self, entry: Any, path: PathParts, rule_id: str, fmt: StringFormat,
                   shared: Dict[str, Condition]) -> Condition:
@@ -457,7 +742,8 @@ class _Compiler:
         condition = shared.get(key)
         if condition is None:
             try:
-                condition = shared[key] = compile_condition(entry, spec, fmt.separators_of(spec))
+                condition = shared[key] = compile_condition(entry, spec, fmt.separators_of(spec),
+                                                            schema_version=self.schema_version, field_of=fmt.field)
             except ConditionError as error:
                 raise self.fail(str(error), path + error.at, rule_id, error.code) from None
         return condition
@@ -502,6 +788,16 @@ def compile_claims(data: Any, *, origin: str, place: Optional[Place] = None) -> 
     """
     compiler = _Compiler(origin, place)
     return compiler.claims(compiler.top(data))
+
+
+def check_schema_version(data: Any, *, origin: str, place: Optional[Place] = None) -> None:
+    """Refuse a table whose ``schema_version`` is newer than this vfiocompat reads (VC508), before its schema.
+
+    A newer table is not a broken one: it needs a newer vfiocompat, and says so before any other error.
+    """
+    version = data.get("schema_version") if isinstance(data, Mapping) else None
+    if type(version) is int and version > LATEST_SCHEMA_VERSION:
+        _Compiler(origin, place).version(version)
 
 
 def compile_head_claims(head: Any, *, origin: str) -> TableClaims:
@@ -551,4 +847,5 @@ def compile_table(data: Mapping[str, Any], *, origin: str, plugin: str, place: O
         title=title,
         source_url=source_url,
         warnings=tuple(warnings),
+        schema_version=compiler.schema_version,
     )

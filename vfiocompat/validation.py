@@ -12,8 +12,8 @@ from typing import Any, Mapping, Optional, Tuple
 from .errors import TableError
 from .registry import Registry
 from .table_files import TableSource, read_table
-from .table_loader import check_counts, compile_document, schema_errors
-from .tables import Example, Table, TableWarning
+from .table_loader import check_counts, compile_document, placer, schema_errors
+from .tables import Example, Table, TableWarning, check_schema_version
 from .verdict import Verdict
 
 __all__ = ["ExampleOutcome", "ValidationResult", "validate_file", "run_examples"]
@@ -76,6 +76,7 @@ def validate_file(source: TableSource, parse_hooks: Optional[Mapping[str, Any]] 
         return ValidationResult(str(source), None, (error,))
     try:
         check_counts(document)
+        check_schema_version(document.data, origin=document.origin, place=placer(document))
     except TableError as error:
         return ValidationResult(document.origin, None, (error,))
     errors = schema_errors(document)

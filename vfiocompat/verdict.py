@@ -5,10 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional, Tuple
 
-__all__ = ["LAYERS", "Reason", "RuleRef", "Verdict", "ConditionResult", "RuleTrial", "Explanation"]
+__all__ = ["LAYERS", "MODES", "Reason", "RuleRef", "RuleWarning", "Verdict", "ConditionResult", "RuleTrial",
+           "Explanation"]
 
 #: Who refuses: the core (vendor, interface, parsing), a vendor's table, a plugin failure, the host.
 LAYERS = ("core", "table", "plugin", "host")
+#: The migrations a verdict answers for: ``live`` (the VM running) or ``cold`` (stopped, its state saved).
+MODES = ("live", "cold")
 
 
 @dataclass(frozen=True)
@@ -38,14 +41,31 @@ class Reason:
 
 
 @dataclass(frozen=True)
+class RuleWarning:
+    """A warn rule that holds for a compatible pair: the migration may go, but read this first."""
+
+    code: str
+    message: str
+    rule: RuleRef
+    hint: Optional[str] = None
+
+
+@dataclass(frozen=True)
 class Verdict:
-    """Compatible or not, the rule that decided, and every reason for a refusal."""
+    """Compatible or not (for ``mode``), the rule that decided, every reason for a refusal, and warnings.
+
+    ``levels``: the migration levels the pair is admitted at (``("live", "cold")``, ``("cold",)`` or
+    ``()``), whatever ``mode`` asked.
+    """
 
     compatible: bool
     source: str
     target: str
     decided_by: Optional[RuleRef]
     reasons: Tuple[Reason, ...]
+    levels: Tuple[str, ...] = ()
+    warnings: Tuple[RuleWarning, ...] = ()
+    mode: str = "live"
 
     def __bool__(self) -> bool:
         return self.compatible
@@ -74,6 +94,8 @@ class RuleTrial:
     conditions: Tuple[ConditionResult, ...]
     description: Optional[str] = None
     notes: Optional[str] = None
+    #: An allow rule's migration level (``live`` or ``cold``); deny and warn rules hold at every level.
+    level: str = "live"
 
     @property
     def failed(self) -> Tuple[ConditionResult, ...]:

@@ -7,6 +7,9 @@ loose guess:
   match specifiers when the condition says ``prereleases = true``.
 * ``dotted``: dot-separated decimal integers of any length (``17.0.0.1234``), compared
   component by component with missing components read as zero.
+
+A test may compare only the first N release components (:meth:`VersionValue.release`): the
+table then says the later components carry no state format.
 """
 
 from __future__ import annotations
@@ -61,6 +64,12 @@ class VersionValue:
 
     def __str__(self) -> str:
         return self.raw
+
+    def release(self, parts: int) -> Tuple[int, ...]:
+        """The first ``parts`` release components, missing ones read as zero (``2`` -> ``(2, 0)`` for 2 parts)."""
+        numbers: Tuple[int, ...] = self.key.release if self.scheme == "pep440" else self.key  # type: ignore[union-attr,assignment]
+        numbers = numbers[:parts]
+        return numbers + (0,) * (parts - len(numbers))
 
 
 def parse_version(raw: str, scheme: str) -> VersionValue:
