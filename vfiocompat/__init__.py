@@ -27,7 +27,7 @@ from .errors import (
 )
 from .hookspecs import hookimpl
 from .registry import Registry, Resolution
-from .verdict import ConditionResult, Explanation, Reason, RuleRef, RuleTrial, Verdict
+from .verdict import MODES, ConditionResult, Explanation, Reason, RuleRef, RuleTrial, RuleWarning, Verdict
 
 __all__ = [
     "__version__",
@@ -40,9 +40,11 @@ __all__ = [
     "Registry",
     "Resolution",
     "hookimpl",
+    "MODES",
     "Verdict",
     "Reason",
     "RuleRef",
+    "RuleWarning",
     "Explanation",
     "RuleTrial",
     "ConditionResult",
@@ -69,11 +71,14 @@ def default_registry() -> Registry:
     return _default
 
 
-def check(source: str, target: str) -> Verdict:
-    """Judge whether a device with device_version ``source`` can migrate to one with ``target``."""
-    return default_registry().check(source, target)
+def check(source: str, target: str, mode: str = "live", strict: bool = False) -> Verdict:
+    """Judge whether a device with device_version ``source`` can migrate to one with ``target``.
+
+    ``mode``: a ``live`` (default) or ``cold`` migration; ``strict``: refuse a pair a warn rule warns about.
+    """
+    return default_registry().check(source, target, mode, strict)
 
 
-def explain(source: str, target: str) -> Explanation:
+def explain(source: str, target: str, mode: str = "live", strict: bool = False) -> Explanation:
     """The full diagnosis of ``source -> target``: every rule tried, nearest miss first."""
-    return default_registry().explain(source, target)
+    return default_registry().explain(source, target, mode, strict)
