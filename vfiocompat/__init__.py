@@ -58,7 +58,7 @@ __all__ = [
     "UsageError",
 ]
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 _default: Optional[Registry] = None
 
