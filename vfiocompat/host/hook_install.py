@@ -41,7 +41,7 @@ except BaseException as error:
     refuse("vfiocompat cannot be imported by " + sys.executable, error)
 try:
     status = main(["libvirt-hook", "--", *sys.argv[1:]])
-except Exception as error:
+except BaseException as error:  # a SystemExit(0) from anywhere must not pass a migration
     refuse("internal error", error)
 sys.exit(status)
 """
