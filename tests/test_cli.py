@@ -227,3 +227,65 @@ def test_python_dash_m_works() -> None:
     result = subprocess.run([sys.executable, "-m", "vfiocompat", "--version"], capture_output=True, text=True,
                             timeout=60, check=False)
     assert result.returncode == 0 and result.stdout.startswith("vfiocompat ")
+
+
+class _Recorder:
+    """Stands in for argparse's subparsers: records the names of the commands added."""
+
+    def __init__(self) -> None:
+        self.names: List[str] = []
+
+    def add_parser(self, name: str, **kwargs: Any) -> Any:
+        import argparse
+
+        self.names.append(name)
+        return argparse.ArgumentParser(add_help=False)
+
+
+def test_command_module_map_names_exactly_what_each_module_adds() -> None:
+    import argparse
+    from importlib import import_module
+
+    from vfiocompat import cli
+
+    added: Dict[str, str] = {}
+    for module in dict.fromkeys(cli._COMMAND_MODULES.values()):
+        recorder = _Recorder()
+        import_module(f"vfiocompat.{module}").add_commands(recorder, argparse.ArgumentParser(add_help=False))
+        added.update(dict.fromkeys(recorder.names, module))
+    assert added == cli._COMMAND_MODULES
+    full = cli.build_parser()
+    commands = next(a for a in full._actions if isinstance(a, argparse._SubParsersAction)).choices
+    assert set(added) <= set(commands) and "check" in commands and "completion" in commands
+    for name in added:
+        # A command's own parser has exactly that command, from its module.
+        only = cli.build_parser(name)
+        assert list(next(a for a in only._actions if isinstance(a, argparse._SubParsersAction)).choices) == [name]
+
+
+def _imported_by(*argv: str) -> List[str]:
+    code = ("import io, sys\nfrom vfiocompat.cli import main\n"
+            f"status = main({list(argv)!r}, io.StringIO(), io.StringIO())\n"
+            "print(status, *sorted(m for m in sys.modules if m.startswith('vfiocompat.')))\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.split()
+
+
+def test_a_check_imports_no_other_command_module() -> None:
+    status, *modules = _imported_by("check", GOOD, GOOD)
+    assert status == "0"
+    assert not {"vfiocompat.scaffold", "vfiocompat.host.cli", "vfiocompat.host.libvirt_cli", "vfiocompat.host.doctor",
+                "vfiocompat.completion"} & set(modules)
+    status, *modules = _imported_by("doctor", "--help")
+    assert "vfiocompat.host.doctor" in modules and "vfiocompat.scaffold" not in modules
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["bogus"]])
+def test_help_and_unknown_commands_name_every_command(argv: List[str]) -> None:
+    from vfiocompat import cli
+
+    result = run(*argv)
+    text = result.stdout + result.stderr
+    for name in ["check", "explain", *cli._COMMAND_MODULES]:
+        assert name in text, (name, text)

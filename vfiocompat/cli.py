@@ -481,7 +481,13 @@ def build_parser(only: Optional[str] = None) -> argparse.ArgumentParser:
     schema = commands.add_parser("schema", parents=[common], help="print a JSON Schema (default: table)")
     schema.add_argument("name", nargs="?", default="table")
     schema.set_defaults(handler=_cmd_schema)
-    for module in _COMMAND_MODULES:
+    # Only the module of the command being run is imported (doctor alone pulls in platform and
+    # subprocess): a cold check imports none of them.
+    if only is None:
+        modules = list(dict.fromkeys(_COMMAND_MODULES.values()))
+    else:
+        modules = [_COMMAND_MODULES[only]] if only in _COMMAND_MODULES else []
+    for module in modules:
         # Each module adds its subcommands with set_defaults(handler=...); heavy imports stay in handlers.
         import_module(f"vfiocompat.{module}").add_commands(commands, common)
     if only is not None and only not in subparsers.choices:
@@ -489,8 +495,15 @@ def build_parser(only: Optional[str] = None) -> argparse.ArgumentParser:
     return parser
 
 
-#: Modules that contribute subcommands through ``add_commands(subparsers, common_parent)``.
-_COMMAND_MODULES: Tuple[str, ...] = ("scaffold", "host.cli", "host.libvirt_cli", "host.doctor", "completion")
+#: The module that adds each command not defined here, through ``add_commands(subparsers, common_parent)``.
+_COMMAND_MODULES: Dict[str, str] = {
+    "new-plugin": "scaffold",
+    "probe": "host.cli", "place": "host.cli", "labels": "host.cli",
+    "libvirt-hook": "host.libvirt_cli", "libvirt-metadata": "host.libvirt_cli",
+    "install-libvirt-hook": "host.libvirt_cli",
+    "doctor": "host.doctor",
+    "completion": "completion",
+}
 
 
 _HELP_WORDS = frozenset({"-h", "--help", "--version"})
