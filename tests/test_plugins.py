@@ -1,17 +1,23 @@
 from __future__ import annotations
 
+import threading
 from pathlib import Path
-from typing import Any, Dict
+from typing import Any, Dict, List, Optional
 
 import pytest
 
+from vfiocompat import hookimpl
 from vfiocompat.plugins import (
+    FoundPlugin,
     HookFailed,
+    PluginRecord,
     call_plugin,
     disabled_from_environment,
     find_plugins,
     load_plugins,
 )
+
+from .conftest import BASE_TABLE, to_toml
 
 
 def install(site: Path, dist: str, version: str, entries: Dict[str, str], *, module: str = "", code: str = "") -> None:
@@ -80,3 +86,94 @@ def test_call_plugin_contains_everything_but_keyboard_interrupt(error: BaseExcep
     assert caught.value.error is error
     with pytest.raises(KeyboardInterrupt):
         call_plugin(lambda: (_ for _ in ()).throw(KeyboardInterrupt()))
+
+
+class Source:
+    """A table a plugin returns as an object (as importlib.resources does): its reads are plugin code."""
+
+    def __init__(self, name: str, data: bytes, release: Optional[threading.Event] = None) -> None:
+        self.name = name
+        self.data = data
+        self.release = release
+        self.threads: List[str] = []
+
+    def read_bytes(self) -> bytes:
+        self.threads.append(threading.current_thread().name)
+        if self.release is not None:
+            self.release.wait(30)
+        return self.data
+
+
+class TablesPlugin:
+    def __init__(self, sources: Any) -> None:
+        self.sources = sources
+
+    @hookimpl
+    def vfiocompat_tables(self) -> Any:
+        if isinstance(self.sources, BaseException):
+            raise self.sources
+        return self.sources
+
+
+GOOD = to_toml(BASE_TABLE).encode()
+# Its [table] head is read, its prefixes are not strings: it may claim every string of vendor 0xfffe.
+BROKEN = b'schema_version = 1\n[table]\nid = "b"\nvendor = "0xfffe"\nprefixes = [1]\n'
+
+
+def load_one(plugin: Any, timeout: Optional[float] = 5.0) -> PluginRecord:
+    (record,) = load_plugins([FoundPlugin("p", lambda: plugin, "vfiocompat-p", "1")], timeout=timeout).records
+    return record
+
+
+@pytest.mark.parametrize("timeout", [5.0, None])
+def test_a_bad_table_costs_only_itself_and_its_claims_are_read_in_the_sandbox(timeout: Optional[float]) -> None:
+    good, broken, other = Source("good.toml", GOOD), Source("broken.toml", BROKEN), Source("other.toml", GOOD)
+    record = load_one(TablesPlugin([good, broken, other]), timeout)
+    assert [h.origin for h in record.handles] == [str(good), str(other)]
+    (failure,) = record.failures
+    assert failure.code == "VC304" and failure.message.startswith("table invalid: ")
+    assert (failure.vendor_id, failure.prefixes) == (0xFFFE, ("",))
+    # The broken table was read twice (opened, then its claims), both times on the plugin's own worker.
+    worker = "vfiocompat-plugin-p" if timeout else threading.current_thread().name
+    assert broken.threads == [worker, worker] and good.threads == [worker]
+
+
+@pytest.mark.parametrize("sources, code, words", [
+    (RuntimeError("no tables today"), "VC302", "vfiocompat_tables raised RuntimeError: no tables today"),
+    (SystemExit(0), "VC302", "vfiocompat_tables raised SystemExit: 0"),
+    ("a.toml", "VC303", "vfiocompat_tables: returned str, not a list of table files"),
+    ([42], "VC303", "vfiocompat_tables: returned a int, not a path or file"),
+])
+def test_tables_hook_failures_are_named_by_stage(sources: Any, code: str, words: str) -> None:
+    record = load_one(TablesPlugin(sources))
+    assert record.handles == () and [(f.code, f.message) for f in record.failures] == [(code, words)]
+
+
+class MisnamedArgument:
+    @hookimpl
+    def vfiocompat_parse_fields(self, nonsense: Any) -> Any:
+        return None
+
+
+def test_a_plugin_that_fails_to_import_or_register_is_vc301() -> None:
+    def load() -> Any:
+        raise ImportError("no module named vendor_sdk")
+
+    (record,) = load_plugins([FoundPlugin("p", load)]).records
+    assert [(f.code, f.message) for f in record.failures] == [("VC301", "failed to load: ImportError: no module"
+                                                                          " named vendor_sdk")]
+    (record,) = load_plugins([FoundPlugin("p", MisnamedArgument)]).records
+    assert [f.code for f in record.failures] == ["VC301"] and "PluginValidationError" in record.failures[0].message
+
+
+def test_a_table_read_that_overruns_fails_it_and_the_tables_after_it() -> None:
+    release = threading.Event()
+    good, slow, after = Source("good.toml", GOOD), Source("slow.toml", GOOD, release), Source("after.toml", GOOD)
+    try:
+        record = load_one(TablesPlugin([good, slow, after]), timeout=0.2)
+    finally:
+        release.set()
+    assert [h.origin for h in record.handles] == [str(good)]
+    assert [f.code for f in record.failures] == ["VC306", "VC306"]
+    assert all("did not answer within 0.2 s" in f.message for f in record.failures)
+    assert after.threads == []

@@ -14,6 +14,8 @@ from __future__ import annotations
 import os
 import queue
 import threading
+import time
+from dataclasses import dataclass
 from functools import partial
 from typing import Any, Callable, List, Optional, Sequence, Tuple
 
@@ -24,6 +26,7 @@ __all__ = [
     "TIMEOUT_ENV",
     "HookFailed",
     "Sandbox",
+    "Staged",
     "call_plugin",
     "describe_error",
     "timeout_from_environment",
@@ -103,6 +106,30 @@ class _Job:
             self.done.set()
 
 
+class _StagedJob(_Job):
+    """A job that marks the end of each of its stages, and when; the caller is not woken by a mark."""
+
+    __slots__ = ("marked_at", "marks")
+
+    def __init__(self, function: Callable[[Callable[[Any], None]], Any]) -> None:
+        super().__init__(partial(function, self.mark), None)
+        self.marks: List[Any] = []
+        self.marked_at = time.monotonic()
+
+    def mark(self, value: Any) -> None:
+        self.marks.append(value)
+        self.marked_at = time.monotonic()
+
+
+@dataclass(frozen=True)
+class Staged:
+    """What :meth:`Sandbox.call_staged` got: the values marked, in order, then the result or the failure."""
+
+    marks: Tuple[Any, ...]
+    value: Any = None
+    failure: Optional[HookFailed] = None
+
+
 class Sandbox:
     """One plugin's calls, run on its own worker thread, each bounded by ``timeout`` seconds."""
 
@@ -135,6 +162,29 @@ class Sandbox:
             except HookFailed as failure:
                 results.append((False, failure))
         return results
+
+    def call_staged(self, function: Callable[[Callable[[Any], None]], Any]) -> Staged:
+        """``function(mark)`` in one hand-off, where ``mark(value)`` ends a stage; each stage gets the full bound.
+
+        A plugin's import, its tables hook and each table's reading are one job instead of a hand-off
+        each. When a stage raises or overruns, the marks made before it say which stage it was.
+        """
+        job = _StagedJob(function)
+        self._submit(job)
+        if self.timeout is not None:
+            # The bound runs from the last mark; the caller wakes only when the job ends or time may be up.
+            left = self.timeout
+            while not job.done.wait(left):
+                left = job.marked_at + self.timeout - time.monotonic()
+                if left <= 0:
+                    self.hung = True
+                    overran = HookFailed(TimeoutError(f"did not answer within {self.timeout:g} s"), timed_out=True)
+                    return Staged(tuple(job.marks), failure=overran)
+        marks = tuple(job.marks)
+        try:
+            return Staged(marks, self._outcome(job))
+        except HookFailed as failure:
+            return Staged(marks, failure=failure)
 
     def _submit(self, job: _Job) -> _Job:
         if self.hung:

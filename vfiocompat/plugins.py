@@ -12,14 +12,15 @@ import os
 import re
 import sys
 from dataclasses import dataclass, field
+from functools import partial
 from importlib import import_module
-from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, cast
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union, cast
 
 import pluggy
 
 from . import hookspecs
 from .errors import TableError
-from .isolation import DEFAULT_TIMEOUT, HookFailed, Sandbox, call_plugin, describe_error
+from .isolation import DEFAULT_TIMEOUT, HookFailed, Sandbox, Staged, call_plugin, describe_error
 from .table_files import decode_head, decode_table, read_raw
 from .table_loader import TableHandle, open_table
 from .tables import Table
@@ -254,7 +255,8 @@ def load_plugins(found: Sequence[FoundPlugin], disabled: Iterable[str] = (),
     """Import and register each plugin in its own sandbox and plugin manager, then collect its tables.
 
     A plugin gets a pluggy manager of its own, so pluggy calls its hooks by keyword and nothing one
-    plugin registers (hook wrappers, other plugins) can reach another.
+    plugin registers (hook wrappers, other plugins) can reach another. All of it is one job on the
+    plugin's worker; its import, its tables hook and each of its tables get the full time bound.
     """
     disabled_names = set(disabled)
     records: List[PluginRecord] = []
@@ -267,17 +269,14 @@ def load_plugins(found: Sequence[FoundPlugin], disabled: Iterable[str] = (),
         sandbox = Sandbox(plugin.name, timeout)
         manager = pluggy.PluginManager(ENTRY_POINT_GROUP)
         manager.add_hookspecs(hookspecs)
-        try:
-            module = sandbox.call(plugin.load)
-            sandbox.call(manager.register, module, plugin.name)
-        except HookFailed as error:
+        # One hand-off to the plugin's worker for its import, registration, tables hook and tables.
+        loaded = sandbox.call_staged(partial(_load, plugin, manager))
+        if not loaded.marks:
+            error = cast(HookFailed, loaded.failure)
             failure = PluginFailure(plugin.name, failure_code(error, "VC301"), f"failed to load: {error}")
             records.append(PluginRecord(plugin.name, plugin.distribution, plugin.version, load_failures=(failure,)))
             continue
-        tables: List[TableHandle] = []
-        failures: List[PluginFailure] = []
-        if manager.hook.vfiocompat_tables.get_hookimpls():
-            tables, failures = _collect_tables(plugin.name, manager, sandbox)
+        tables, failures = _tables_of(plugin.name, loaded)
         if manager.hook.vfiocompat_parse_fields.get_hookimpls():
             parse_hooks[plugin.name] = _parse_hook(manager, sandbox)
         if manager.hook.vfiocompat_device_version.get_hookimpls():
@@ -352,29 +351,52 @@ def _probe_hook(manager: pluggy.PluginManager, sandbox: Sandbox) -> ProbeHook:
     return _ProbeHook(manager, sandbox)
 
 
-def _collect_tables(name: str, manager: pluggy.PluginManager,
-                    sandbox: Sandbox) -> Tuple[List[TableHandle], List[PluginFailure]]:
+def _load(plugin: FoundPlugin, manager: pluggy.PluginManager, mark: Callable[[Any], None]) -> None:
+    """On the plugin's worker: import and register it, mark; call its tables hook, mark the count; mark each table.
+
+    Each table is marked as its handle or the failure to read it, so one bad table costs only itself.
+    """
+    manager.register(plugin.load(), plugin.name)
+    mark(plugin.name)
+    if not manager.hook.vfiocompat_tables.get_hookimpls():
+        return
+    sources = _source_list(manager.hook.vfiocompat_tables())
+    mark(len(sources))
+    for source in sources:
+        mark(_opened(source, plugin.name))
+
+
+def _opened(source: Any, plugin: str) -> Union[TableHandle, PluginFailure]:
+    # The source is the plugin's own object (its name and read_bytes are plugin code): read it inside.
     try:
-        sources = sandbox.call(manager.hook.vfiocompat_tables, convert=_source_list)
-    except HookFailed as error:
+        return _open_source(source, plugin)
+    except TableError as error:
+        vendor, prefixes = _claims_of(source)
+        return PluginFailure(plugin, "VC304", f"table invalid: {error.one_line()}", vendor, prefixes)
+    except ReturnedNonsense as error:
+        return PluginFailure(plugin, "VC303", f"vfiocompat_tables: {error}")
+    except KeyboardInterrupt:
+        raise
+    except BaseException as error:  # noqa: BLE001 - isolation is the point
+        return PluginFailure(plugin, "VC302", f"reading a table raised {describe_error(error)}")
+
+
+def _tables_of(name: str, loaded: Staged) -> Tuple[List[TableHandle], List[PluginFailure]]:
+    """The tables and table failures of a plugin that registered, from the marks :func:`_load` made."""
+    error = loaded.failure
+    if len(loaded.marks) < 2:
+        if error is None:
+            return [], []  # no tables hook
         code = failure_code(error)
         what = "vfiocompat_tables raised" if code == "VC302" else "vfiocompat_tables:"
         return [], [PluginFailure(name, code, f"{what} {error.error if code == 'VC303' else error}")]
-    tables: List[TableHandle] = []
-    failures: List[PluginFailure] = []
-    for source in sources:
-        try:
-            # The source is the plugin's own object (its name and read_bytes are plugin code): read it inside.
-            tables.append(sandbox.call(_open_source, source, name))
-        except HookFailed as error:
-            if isinstance(error.error, TableError):
-                vendor, prefixes = _claims_of(source)
-                failures.append(PluginFailure(name, "VC304", f"table invalid: {error.error.one_line()}", vendor,
-                                              prefixes))
-            elif isinstance(error.error, ReturnedNonsense):
-                failures.append(PluginFailure(name, "VC303", f"vfiocompat_tables: {error.error}"))
-            else:
-                failures.append(PluginFailure(name, failure_code(error), f"reading a table raised {error}"))
+    count, opened = loaded.marks[1], loaded.marks[2:]
+    tables = [item for item in opened if isinstance(item, TableHandle)]
+    failures = [item for item in opened if isinstance(item, PluginFailure)]
+    if error is not None:
+        # Reading a table overran: it and the tables after it are not read.
+        failures.extend(PluginFailure(name, failure_code(error), f"reading a table raised {error}")
+                        for _ in range(count - len(opened)))
     return tables, failures
 
 
