@@ -111,6 +111,17 @@ def test_host_driver_upgrade_and_downgrade_between_the_fixtures_hosts_are_both_r
     newer = older.replace("host_drv=535.154.02", "host_drv=550.54.10")
     assert_refused(registry, older, newer, code="NV_HOST_DRIVER")
     assert_refused(registry, newer, older, code="NV_HOST_DRIVER")
+    # Two branches (R535, R550): a powered-off VM cannot be sent either, its guest driver's branch being unknown.
+    assert registry.check(older, newer, mode="cold").codes == ("NV_GUEST_DRIVER_BRANCH",)
+    assert registry.check(newer, older, mode="cold").codes == ("NV_GUEST_DRIVER_BRANCH",)
+
+
+def test_the_sriov_vf_moves_cold_to_a_host_of_its_branch(registry: vfiocompat.Registry) -> None:
+    vf = _versions(probe(str(SRIOV / "sys"), registry))[VF]
+    other = vf.replace("host_drv=550.54.10", "host_drv=550.54.16")
+    assert_refused(registry, vf, other, code=["VC403", "NV_HOST_DRIVER"])
+    assert registry.check(vf, other, mode="cold").compatible
+    assert registry.check(other, vf, mode="cold").compatible
 
 
 def test_vf_type_name_comes_from_a_sibling_creatable_list(registry: vfiocompat.Registry) -> None:

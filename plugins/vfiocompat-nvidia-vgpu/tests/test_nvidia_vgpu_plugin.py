@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import vfiocompat
-from vfiocompat.testing import assert_examples_decide_every_rule, assert_examples_pass, requires_plugin
+from vfiocompat.testing import assert_examples_pass, requires_plugin
 
 PLUGIN = "nvidia-vgpu"
 TABLE = "nvidia-vgpu"
@@ -56,8 +56,14 @@ def test_every_table_example_gets_its_stated_verdict(registry: vfiocompat.Regist
     assert len(assert_examples_pass(registry, table=TABLE)) >= 20
 
 
-def test_examples_cover_every_rule_accepted_and_rejected(registry: vfiocompat.Registry) -> None:
-    assert_examples_decide_every_rule(registry, table=TABLE)
+def test_examples_cover_every_rule_at_its_level(registry: vfiocompat.Registry) -> None:
+    # testing.assert_examples_decide_every_rule judges live only, where a cold rule never decides a pair.
+    table = next(t for t in registry.tables if t.id == TABLE)
+    decided = {registry.check(e.source, e.target, mode=mode).decided_by
+               for e in table.examples for mode in ("live", "cold")}
+    assert {r.id for r in table.rules} == {ref.rule for ref in decided if ref is not None}
+    cold_only = [e for e in table.examples if registry.check(e.source, e.target).codes[:1] == ("VC403",)]
+    assert cold_only and all(registry.check(e.source, e.target, mode="cold").compatible for e in cold_only)
 
 
 def test_validate_installed_cli_passes_this_table() -> None:
@@ -85,13 +91,12 @@ def test_same_type_same_host_driver_is_compatible_and_cites_red_hat(registry: vf
 
 @pytest.mark.parametrize(("source", "target"), [("550.54.14", "550.54.15"), ("550.54.15", "550.54.14"),
                                                 ("535.104.05", "550.54.14"), ("550.54.14", "535.104.05")])
-def test_host_driver_must_be_identical_in_both_directions(
+def test_host_driver_must_be_identical_in_both_directions_for_live(
     registry: vfiocompat.Registry, source: str, target: str
 ) -> None:
     verdict = registry.check(dv(host_drv=source), dv(host_drv=target))
     assert not verdict.compatible
-    assert verdict.codes == ("NV_HOST_DRIVER",)
-    reason = verdict.reasons[0]
+    reason = next(r for r in verdict.reasons if r.code == "NV_HOST_DRIVER")
     assert reason.field == "host_drv"
     assert (reason.source_value, reason.target_value) == (source, target)
     assert "differs on the source and destination hosts" in reason.message
@@ -106,14 +111,79 @@ def test_host_driver_versions_compare_numerically(registry: vfiocompat.Registry)
     st.tuples(st.integers(0, 999), st.integers(0, 999), st.integers(0, 99)),
     st.tuples(st.integers(0, 999), st.integers(0, 999), st.integers(0, 99)),
 )
-def test_host_driver_rule_is_exactly_equality(source: Any, target: Any) -> None:
+def test_live_is_host_driver_equality_and_cold_is_branch_equality(source: Any, target: Any) -> None:
     registry = vfiocompat.Registry(entry_points=True)
     s = ".".join(map(str, source))
     t = ".".join(map(str, target))
-    verdict = registry.check(dv(host_drv=s), dv(host_drv=t))
-    assert verdict.compatible is (source == target)
+    live = registry.check(dv(host_drv=s), dv(host_drv=t))
+    cold = registry.check(dv(host_drv=s), dv(host_drv=t), mode="cold")
+    same_branch = source[0] == target[0]
+    assert live.compatible is (source == target)
+    assert cold.compatible is same_branch
+    assert live.levels == (("live", "cold") if source == target else ("cold",) if same_branch else ())
     if source != target:
-        assert verdict.codes == ("NV_HOST_DRIVER",)
+        assert live.codes == (("VC403", "NV_HOST_DRIVER") if same_branch else ("NV_HOST_DRIVER",))
+    if not same_branch:
+        assert cold.codes == ("NV_GUEST_DRIVER_BRANCH",)
+
+
+COLD_ONLY = (dv(host_drv="535.154.02"), dv(host_drv="535.104.05"))  # one branch (R535), two releases
+
+
+def test_same_branch_pair_is_refused_live_with_vc403_saying_cold_is_allowed() -> None:
+    verdict = vfiocompat.check(*COLD_ONLY)
+    assert not verdict.compatible
+    assert verdict.codes == ("VC403", "NV_HOST_DRIVER")
+    assert "cold migration only" in verdict.reasons[0].message
+    assert "cold-same-type-same-branch" in verdict.reasons[0].message
+    assert verdict.levels == ("cold",)
+
+
+@pytest.mark.parametrize("pair", [COLD_ONLY, COLD_ONLY[::-1]], ids=["downgrade", "upgrade"])
+def test_same_branch_pair_is_admitted_cold_either_way_citing_nvidia(pair: Any) -> None:
+    source, target = pair
+    verdict = vfiocompat.check(source, target, mode="cold")
+    assert verdict.compatible
+    assert verdict.mode == "cold"
+    assert verdict.decided_by is not None and verdict.decided_by.rule == "cold-same-type-same-branch"
+    assert verdict.decided_by.source_url is not None and verdict.decided_by.source_url.startswith(
+        "https://docs.nvidia.com/")
+
+
+def test_identical_pair_is_admitted_at_both_levels(registry: vfiocompat.Registry) -> None:
+    verdict = registry.check(dv(), dv())
+    assert verdict.levels == ("live", "cold")
+    assert registry.check(dv(), dv(), mode="cold").compatible
+
+
+def test_cold_across_branches_is_refused_for_the_unknown_guest_driver(registry: vfiocompat.Registry) -> None:
+    pair = (dv(host_drv="535.154.02"), dv(host_drv="550.54.14"))
+    live, cold = registry.check(*pair), registry.check(*pair, mode="cold")
+    assert live.codes == ("NV_HOST_DRIVER",) and cold.codes == ("NV_GUEST_DRIVER_BRANCH",)
+    assert cold.reasons[0].field == "host_drv"
+    assert (cold.reasons[0].source_value, cold.reasons[0].target_value) == ("535.154.02", "550.54.14")
+
+
+def test_cold_still_needs_the_same_vgpu_type(registry: vfiocompat.Registry) -> None:
+    verdict = registry.check(dv(type_="NVIDIA_A100-4C"), dv(type_="NVIDIA_A100-8C", host_drv="550.54.15"),
+                             mode="cold")
+    assert not verdict.compatible
+    assert verdict.codes == ("NV_GPU_VGPU_TYPE",)
+
+
+@pytest.mark.parametrize(("source", "target", "code"), [
+    (dv("NVIDIA_H100-4C", "2331", "10de-1626", host_drv="550.54.10"),
+     dv("NVIDIA_H100-4C", "2321", "10de-1839", host_drv="550.54.15"), "NV_GPU_BOARD_VARIANT"),
+    (dv("NVIDIA_H100-4C", "2330", "10de-16c0"), dv("NVIDIA_H100-4C", "2324", "10de-17a6"), "NV_GPU_BOARD_FAMILY"),
+    (dv(host_os="rhel-10.0"), dv(host_os="rhel-9.4", host_drv="550.54.15"), "NV_OTHER_HOST_OS"),
+    (dv(ecc="on"), dv(ecc="off"), "NV_GPU_ECC"),
+])
+def test_deny_rules_also_refuse_a_cold_move(registry: vfiocompat.Registry, source: str, target: str,
+                                            code: str) -> None:
+    verdict = registry.check(source, target, mode="cold")
+    assert not verdict.compatible
+    assert verdict.codes == (code,)
+    assert verdict.levels == ()
 
 
 def test_vgpu_type_must_match(registry: vfiocompat.Registry) -> None:
@@ -241,3 +311,28 @@ def test_cli_check_exit_codes_and_json() -> None:
     )
     assert refused.returncode == 1, refused.stderr
     assert "NV_HOST_DRIVER" in json.dumps(json.loads(refused.stdout))
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "vfiocompat", *args], capture_output=True, text=True, check=False)
+
+
+def test_cli_check_refuses_a_cold_only_pair_live_and_admits_it_with_mode_cold() -> None:
+    live = _cli("check", "--json", *COLD_ONLY)
+    assert live.returncode == 1, live.stderr
+    refused = json.loads(live.stdout)
+    assert (refused["compatible"], refused["mode"], refused["levels"]) == (False, "live", ["cold"])
+    assert [r["code"] for r in refused["reasons"]] == ["VC403", "NV_HOST_DRIVER"]
+    text = _cli("check", *COLD_ONLY)
+    assert text.returncode == 1 and "VC403" in text.stdout and "--mode cold" in text.stdout
+    cold = _cli("check", "--json", "--mode", "cold", *COLD_ONLY)
+    assert cold.returncode == 0, cold.stderr
+    admitted = json.loads(cold.stdout)
+    assert (admitted["compatible"], admitted["mode"]) == (True, "cold")
+    assert admitted["decided_by"]["rule"] == "cold-same-type-same-branch"
+
+
+def test_cli_mode_cold_still_refuses_another_branch() -> None:
+    done = _cli("check", "--mode", "cold", dv(host_drv="535.154.02"), dv(host_drv="550.54.14"))
+    assert done.returncode == 1, done.stderr
+    assert "NV_GUEST_DRIVER_BRANCH" in done.stdout and "VC403" not in done.stdout
