@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -13,17 +15,29 @@ from typing import Any, Callable, Dict, Iterator, List
 import pytest
 
 from vfiocompat import Registry, hookimpl
+from vfiocompat.errors import HostConfigError
 from vfiocompat.testing import (
+    ExpectedPair,
+    FixtureExpectation,
     PluginLoadError,
     assert_compatible,
     assert_examples_pass,
+    assert_fixture_probes_as_expected,
     assert_plugins_ok,
     assert_refused,
+    copy_fixture,
     describe_verdict,
+    device_versions,
+    fixture_expectation,
+    fixture_facts,
+    inventory_entry,
     load_registry,
+    probe_fixture,
+    with_facts,
 )
 
 from .conftest import ACME_TABLE, BASE_TABLE, dv
+from .host import sysfs_fixtures as fx
 
 pytest_plugins = ["pytester"]
 
@@ -324,3 +338,151 @@ def test_examples_must_decide_every_rule(tmp_path: Path) -> None:
     trimmed.write_text(f"{head}[[examples]]{first}")  # one example left: only one rule decides it
     with pytest.raises(AssertionError, match="no example is decided by rule"):
         assert_examples_decide_every_rule(load_registry(tables=[trimmed]), table="acme-widgets")
+
+
+# -- sysfs fixtures ----------------------------------------------------------------------------------
+
+
+class FactVendor(fx.TestVendorPlugin):
+    """The host tests' vendor 0xfffd plugin, whose firmware an operator's ``fw`` fact can give."""
+
+    @hookimpl
+    def vfiocompat_device_version(self, device: Any) -> Any:
+        found = super().vfiocompat_device_version(device)
+        fw = device.fact("fw")
+        return found if fw is None or found is None else found.rsplit("=", 1)[0] + "=" + fw
+
+
+VF1, VF2 = "pci:0000:3b:00.1", "pci:0000:3b:00.2"
+
+
+def _fixture(base: Path, expected: Dict[str, Any], config: Any = None) -> Path:
+    """examples/sysfs/tiny: a PF and two VFs of vendor 0xfffd (fw 1.2 and, without tv_fw, none)."""
+    fixture = base / "tiny"
+    fs = fx.FakeSysfs(fixture / "sys")
+    fs.add_pci("0000:3b:00.0", "0xfffd", "0x0000", driver="tv_pf")
+    fs.add_pci("0000:3b:00.1", "0xfffd", "0x0001", physfn=("0000:3b:00.0", 0), attrs={"tv_model": "w1", "tv_fw": "1.2"})
+    fs.add_pci("0000:3b:00.2", "0xfffd", "0x0001", physfn=("0000:3b:00.0", 1), attrs={"tv_model": "w1"})
+    (fixture / "expected.json").write_text(json.dumps(expected), encoding="utf-8")
+    if config is not None:
+        facts, expected_config = config
+        (fixture / "config.toml").write_text(facts, encoding="utf-8")
+        (fixture / "expected-config.json").write_text(json.dumps(expected_config), encoding="utf-8")
+    return fixture
+
+
+GOOD_PAIRS = [
+    {"source": fx.dv("w1", "1.2"), "target": fx.dv("w1", "1.3"), "compatible": True},
+    {"source": fx.dv("w1", "1.2"), "target": fx.dv("w1", "2.5"), "compatible": False, "code": "TV_FW_ERRATA"},
+    {"source": fx.dv("w1", "1.3"), "target": fx.dv("w1", "1.2"), "compatible": False},
+]
+
+
+@pytest.fixture
+def vendor(tmp_path: Path) -> Registry:
+    return load_registry(("testvendor", FactVendor(fx.write_table(tmp_path / "table"))))
+
+
+def test_a_fixture_that_meets_its_expectation_passes_and_gives_its_inventory(tmp_path: Path, vendor: Registry) -> None:
+    config = ('[facts."pci:0000:3b:00.1"]\nfw = "1.3"\n',
+              {"devices": {VF1: fx.dv("w1", "1.3")}, "pairs": GOOD_PAIRS[:1]})
+    fixture = _fixture(tmp_path, {"devices": {VF1: fx.dv("w1", "1.2")}, "pairs": GOOD_PAIRS}, config)
+    inventory = assert_fixture_probes_as_expected(vendor, fixture)
+    assert [e.device.id for e in inventory.devices] == [VF1, VF2] and device_versions(inventory) == {
+        VF1: fx.dv("w1", "1.2")}
+    assert inventory_entry(inventory, VF2).device_version is None
+    configured = assert_fixture_probes_as_expected(vendor, fixture, config=True)
+    assert device_versions(configured) == {VF1: fx.dv("w1", "1.3")}
+    assert inventory_entry(configured, VF1).device.fact("fw") == "1.3"
+    assert device_versions(probe_fixture(vendor, fixture)) == {VF1: fx.dv("w1", "1.2")}, "no facts unless asked"
+
+
+def test_every_way_a_fixture_misses_its_expectation_is_listed_at_once(tmp_path: Path, vendor: Registry) -> None:
+    wrong = {"devices": {VF1: fx.dv("w1", "1.1"), VF2: fx.dv("w1", "2.5")}, "pairs": [
+        {"source": fx.dv("w1", "1.3"), "target": fx.dv("w1", "1.2"), "compatible": True},
+        {"source": fx.dv("w1", "1.2"), "target": fx.dv("w1", "2.5"), "compatible": False, "code": "TV_OTHER"},
+        {"source": fx.dv("w1", "1.2"), "target": fx.dv("w1", "1.2").replace("model=", "mod="), "compatible": False},
+    ]}
+    fixture = _fixture(tmp_path, wrong)
+    vf = fixture / "sys" / "devices" / "pci0000:00" / "0000:00:01.0" / "0000:3b:00.1"
+    (vf / "revision").write_text("0x1\n")
+    with pytest.raises(AssertionError) as caught:
+        assert_fixture_probes_as_expected(vendor, fixture)
+    lines = str(caught.value).splitlines()
+    assert lines[0] == f"fixture tiny ({fixture / 'expected.json'}): 7 problem(s):"
+    assert lines[1] == f"  {VF1}: probe gave {fx.dv('w1', '1.2')!r}, expected {fx.dv('w1', '1.1')!r}"
+    assert lines[2] == f"  {VF2}: probe gave None, expected {fx.dv('w1', '2.5')!r}"
+    assert [line[:10] for line in lines[3:5]] == ["    VC601:", "    VC602:"], "why it has no device_version"
+    assert lines[5].startswith("  probe issue VC613: sysfs ") and "revision holds '0x1', not a 0x%02x" in lines[5]
+    assert lines[6] == f"  {fx.dv('w1', '2.5')} is not compatible with itself (TV_FW_ERRATA)"
+    assert lines[7].startswith("  pairs[0] ") and lines[7].endswith(": compatible is False, expected True (VC411)")
+    assert lines[8].endswith(": TV_OTHER is not among the reasons (TV_FW_ERRATA)")
+    assert lines[9].endswith(": refused only because it could not be judged (VC204)") and len(lines) == 10
+
+
+@pytest.mark.parametrize(("document", "says"), [
+    ("{not json", "cannot read the fixture's expectation"),
+    (json.dumps({"pairs": []}), '"devices" must be an object'),
+    (json.dumps({"devices": {VF1: 1}}), '"devices" must be an object'),
+    (json.dumps({"devices": {}, "pairs": {}}), '"pairs" must be a list'),
+    (json.dumps({"devices": {}, "pairs": [{"source": "a", "target": "b"}]}), "pairs[0] must be"),
+    (json.dumps({"devices": {}, "pairs": [{"source": "a", "target": "b", "compatible": "yes"}]}), "pairs[0] must be"),
+    (json.dumps({"devices": {}, "pairs": [{"source": "a", "target": "b", "compatible": True, "codes": []}]}),
+     "pairs[0] must be"),
+], ids=["not-json", "no-devices", "version-not-text", "pairs-not-list", "no-compatible", "compatible-text",
+        "unknown-key"])
+def test_an_expectation_of_the_wrong_shape_is_refused_naming_the_file(tmp_path: Path, document: str,
+                                                                      says: str) -> None:
+    (tmp_path / "expected.json").write_text(document)
+    with pytest.raises(AssertionError) as caught:
+        fixture_expectation(tmp_path)
+    assert str(caught.value).startswith(f"{tmp_path / 'expected.json'}: ") and says in str(caught.value)
+
+
+def test_fixture_expectation_reads_either_file(tmp_path: Path) -> None:
+    fixture = _fixture(tmp_path, {"devices": {VF1: "x"}, "pairs": GOOD_PAIRS[1:2]},
+                       ("", {"devices": {VF2: "y"}}))
+    assert fixture_expectation(fixture) == FixtureExpectation(
+        {VF1: "x"}, (ExpectedPair(fx.dv("w1", "1.2"), fx.dv("w1", "2.5"), False, "TV_FW_ERRATA"),),
+        str(fixture / "expected.json"))
+    assert fixture_expectation(fixture, config=True) == FixtureExpectation({VF2: "y"}, (),
+                                                                           str(fixture / "expected-config.json"))
+
+
+def test_fixture_facts_are_read_as_the_host_reads_its_config(tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    fixture = _fixture(tmp_path, {"devices": {}}, ('[facts."pci:0000:3b:00.1"]\nfw = "1.3"\n', {"devices": {}}))
+    monkeypatch.setenv("VFIOCOMPAT_CONFIG", str(tmp_path / "elsewhere.toml"))
+    assert {k: dict(v) for k, v in fixture_facts(fixture).items()} == {VF1: {"fw": "1.3"}}
+    (fixture / "config.toml").write_text('[facts."pci:0000:3b:00.1"]\nfw = 1.3\n')
+    with pytest.raises(HostConfigError, match=r'config.toml: facts."pci:0000:3b:00.1".fw: must be a string'):
+        fixture_facts(fixture)
+
+
+def test_copy_fixture_keeps_links_as_links(tmp_path: Path, vendor: Registry) -> None:
+    fixture = _fixture(tmp_path / "examples", {"devices": {VF1: fx.dv("w1", "1.2")}})
+    copy = copy_fixture(fixture, tmp_path / "scratch")
+    assert copy == tmp_path / "scratch" / "tiny" and (copy / "expected.json").is_file()
+    vf = Path("sys") / "devices" / "pci0000:00" / "0000:00:01.0" / "0000:3b:00.1"
+    assert (copy / vf / "physfn").is_symlink()
+    assert os.readlink(copy / vf / "physfn") == os.readlink(fixture / vf / "physfn")
+    (copy / vf / "tv_fw").write_text("1.3\n")
+    assert device_versions(probe_fixture(vendor, copy)) == {VF1: fx.dv("w1", "1.3")}
+    assert device_versions(probe_fixture(vendor, fixture)) == {VF1: fx.dv("w1", "1.2")}, "the original is untouched"
+
+
+def test_inventory_entry_names_what_probe_found(tmp_path: Path, vendor: Registry) -> None:
+    inventory = probe_fixture(vendor, _fixture(tmp_path, {"devices": {}}))
+    assert inventory_entry(inventory, VF2).device.address == "0000:3b:00.2"
+    with pytest.raises(AssertionError, match=rf"probe found no device 'pci:0000:3b:00.0' \(found: {VF1}, {VF2}\)"):
+        inventory_entry(inventory, "pci:0000:3b:00.0")
+
+
+def test_with_facts_gives_the_device_exactly_these_facts(tmp_path: Path, vendor: Registry) -> None:
+    device = inventory_entry(probe_fixture(vendor, _fixture(tmp_path, {"devices": {}})), VF1).device
+    given = with_facts(device, {"fw.running": "1.4"}, fw="1.3")
+    assert dict(given.facts) == {"fw.running": "1.4", "fw": "1.3"} and dict(device.facts) == {}
+    assert dict(with_facts(given, fw="2").facts) == {"fw": "2"}, "facts are replaced, not merged"
+    assert given.read_attribute("tv_fw") == "1.2", "still reads the probed tree"
+    assert vendor.probe_hooks["testvendor"](given) == fx.dv("w1", "1.3")
+

@@ -15,17 +15,32 @@ Importing this module loads no plugin and reads no distribution metadata: the fi
 helpers do their work when called, so having vfiocompat installed costs other test runs nothing.
 The helpers raise :class:`AssertionError` whose message shows every reason of the verdict; they
 work under any test runner, pytest only adds the fixture.
+
+A plugin that reads a host also probes its sysfs fixtures (``examples/sysfs/NAME/``: ``sys/``,
+``expected.json``, optionally ``config.toml`` and ``expected-config.json``)::
+
+    def test_fixture(vfiocompat_registry):
+        registry = vfiocompat_registry("acme-gpu")
+        inventory = assert_fixture_probes_as_expected(registry, FIXTURE)
+        vf = inventory_entry(inventory, "pci:0000:3b:00.1").device
+        assert acme.vfiocompat_device_version(with_facts(vf, fw_version="22.39")) == ...
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import os
+import shutil
 import subprocess
 import sys
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Protocol, Sequence, Tuple, Union
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Protocol, Sequence, Tuple, Union
 
 import pytest
 
 if TYPE_CHECKING:
+    from .host.inventory import HostDevice, Inventory, InventoryDevice
     from .registry import Registry
     from .table_files import TableSource
     from .validation import ExampleOutcome
@@ -45,12 +60,25 @@ __all__ = [
     "requires_plugin",
     "run_cli",
     "vfiocompat_registry",
+    "ExpectedPair",
+    "FixtureExpectation",
+    "fixture_expectation",
+    "fixture_facts",
+    "copy_fixture",
+    "probe_fixture",
+    "device_versions",
+    "inventory_entry",
+    "with_facts",
+    "assert_fixture_probes_as_expected",
 ]
 
 #: What :func:`load_registry` accepts for a plugin: an installed entry point's name (``str``),
 #: a ``(name, object)`` pair, or a module or object with hook implementations (named after
 #: its ``__name__``).
 PluginSpec = Any
+
+#: A fixture folder (or a folder to copy it into).
+_Where = Union[str, "os.PathLike[str]"]
 
 # Refusals that say "nobody could judge this pair" rather than "the rules refuse it": a test
 # that expects a refusal without naming a code must not pass on a typo in its device_version.
@@ -251,6 +279,153 @@ def describe_verdict(verdict: Verdict) -> str:
     from .text import verdict_lines
 
     return "\n".join(verdict_lines(verdict))
+
+
+# -- sysfs fixtures ---------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class ExpectedPair:
+    """One ``pairs`` entry of a fixture's expectation: how ``source -> target`` must be decided."""
+
+    source: str
+    target: str
+    compatible: bool
+    #: A code the refusal must carry; None: any refusal by a rule (not "could not be judged").
+    code: Optional[str] = None
+
+
+@dataclasses.dataclass(frozen=True)
+class FixtureExpectation:
+    """A fixture's ``expected.json`` or ``expected-config.json``: each device's device_version, and pairs.
+
+    ``devices`` holds only the devices probe gives a device_version; ``path`` is the file read.
+    """
+
+    devices: Mapping[str, str]
+    pairs: Tuple[ExpectedPair, ...] = ()
+    path: Optional[str] = None
+
+
+def fixture_expectation(fixture: _Where, *, config: bool = False) -> FixtureExpectation:
+    """The fixture folder's ``expected.json`` (with ``config``: ``expected-config.json``), checked for shape.
+
+    A file that is not ``{"devices": {id: device_version}, "pairs": [{"source", "target",
+    "compatible", "code"?}]}`` fails with the file and the entry that is wrong.
+    """
+    __tracebackhide__ = True
+    path = Path(fixture) / ("expected-config.json" if config else "expected.json")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise AssertionError(f"{path}: cannot read the fixture's expectation: {error}") from None
+    devices = data.get("devices") if isinstance(data, dict) else None
+    if not isinstance(devices, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in devices.items()):
+        raise AssertionError(f'{path}: "devices" must be an object of probe device id -> device_version')
+    pairs = data.get("pairs", [])
+    if not isinstance(pairs, list):
+        raise AssertionError(f'{path}: "pairs" must be a list')
+    return FixtureExpectation(devices, tuple(_expected_pair(path, i, p) for i, p in enumerate(pairs)), str(path))
+
+
+def _expected_pair(path: Path, index: int, pair: Any) -> ExpectedPair:
+    keys = {"source": str, "target": str, "compatible": bool, "code": str}
+    if (not isinstance(pair, dict) or not {"source", "target", "compatible"} <= pair.keys() <= keys.keys()
+            or not all(isinstance(value, keys[key]) for key, value in pair.items())):
+        raise AssertionError(f'{path}: pairs[{index}] must be {{"source": str, "target": str, "compatible": bool,'
+                             f' "code": str (optional)}}, not {pair!r}')
+    return ExpectedPair(pair["source"], pair["target"], pair["compatible"], pair.get("code"))
+
+
+def fixture_facts(fixture: _Where) -> Mapping[str, Mapping[str, str]]:
+    """The ``[facts]`` of the fixture's ``config.toml``, read as the host reads its config (environment ignored)."""
+    from .host.config import load_host_config
+
+    return load_host_config(str(Path(fixture) / "config.toml"), environ={}).facts
+
+
+def copy_fixture(fixture: _Where, destination: _Where) -> Path:
+    """A copy of the fixture folder inside ``destination`` (e.g. ``tmp_path``), to damage; its path.
+
+    Symlinks are copied as links: sysfs links loop (``driver/0000:3b:00.1 -> ..``), so a copy that
+    followed them would never end.
+    """
+    source = Path(fixture)
+    copy = Path(destination) / source.name
+    shutil.copytree(source, copy, symlinks=True)
+    return copy
+
+
+def probe_fixture(registry: Registry, fixture: _Where, *, config: bool = False) -> Inventory:
+    """:func:`vfiocompat.host.probe.probe` of the fixture's ``sys/`` (with ``config``: and its config.toml's facts)."""
+    from .host.probe import probe
+
+    return probe(str(Path(fixture) / "sys"), registry, facts=fixture_facts(fixture) if config else None)
+
+
+def device_versions(inventory: Inventory) -> Dict[str, str]:
+    """``{probe device id: device_version}`` of the inventory's devices that got one (an expectation's form)."""
+    return {e.device.id: e.device_version for e in inventory.devices if e.device_version is not None}
+
+
+def inventory_entry(inventory: Inventory, device_id: str) -> InventoryDevice:
+    """The inventory's device ``device_id`` (``pci:0000:3b:00.1``); fails listing the ids probe found."""
+    __tracebackhide__ = True
+    for entry in inventory.devices:
+        if entry.device.id == device_id:
+            return entry
+    found = ", ".join(e.device.id for e in inventory.devices) or "none"
+    raise AssertionError(f"probe found no device {device_id!r} (found: {found})")
+
+
+def with_facts(device: HostDevice, facts: Optional[Mapping[str, str]] = None, /, **named: str) -> HostDevice:
+    """``device`` as a host config with exactly these ``[facts."<id>"]`` gives it to plugins.
+
+    ``with_facts(vf, fw_version="22.39")``, or a mapping for names that are not identifiers.
+    """
+    return dataclasses.replace(device, facts={**(facts or {}), **named})
+
+
+def assert_fixture_probes_as_expected(
+    registry: Registry, fixture: _Where, *, config: bool = False
+) -> Inventory:
+    """Probe the fixture (``config``: with its config.toml's facts) and fail unless it meets its expectation.
+
+    Checked: probe gives exactly the expected device_versions and reports no issue, each of them
+    is compatible with itself, and every pair is decided as stated. Returns the inventory, for
+    the test's own further checks; the failure lists every problem at once.
+    """
+    __tracebackhide__ = True
+    expected = fixture_expectation(fixture, config=config)
+    inventory = probe_fixture(registry, fixture, config=config)
+    got = device_versions(inventory)
+    problems: List[str] = []
+    for device_id in sorted(set(got) | set(expected.devices)):
+        if got.get(device_id) != expected.devices.get(device_id):
+            entry = next((e for e in inventory.devices if e.device.id == device_id), None)
+            why = "" if entry is None or entry.device_version else "".join(
+                f"\n    {r.code}: {r.message}" for r in entry.reasons)
+            problems.append(f"{device_id}: probe gave {got.get(device_id)!r}, expected"
+                            f" {expected.devices.get(device_id)!r}{why}")
+    problems += [f"probe issue {issue.code}: {issue.message}" for issue in inventory.issues]
+    for version in sorted(set(expected.devices.values())):
+        verdict = registry.check(version, version)
+        if not verdict.compatible:
+            problems.append(f"{version} is not compatible with itself ({', '.join(verdict.codes)})")
+    for index, pair in enumerate(expected.pairs):
+        verdict = registry.check(pair.source, pair.target)
+        shown = f"pairs[{index}] {pair.source} -> {pair.target}"
+        if verdict.compatible is not pair.compatible:
+            problems.append(f"{shown}: compatible is {verdict.compatible}, expected {pair.compatible}"
+                            f" ({', '.join(verdict.codes) or 'no reason'})")
+        elif pair.code is not None and pair.code not in verdict.codes:
+            problems.append(f"{shown}: {pair.code} is not among the reasons ({', '.join(verdict.codes)})")
+        elif pair.code is None and not verdict.compatible and not any(_judged(r) for r in verdict.reasons):
+            problems.append(f"{shown}: refused only because it could not be judged ({', '.join(verdict.codes)})")
+    if problems:
+        raise AssertionError(f"fixture {Path(fixture).name} ({expected.path}): {len(problems)} problem(s):\n  "
+                             + "\n  ".join(problems))
+    return inventory
 
 
 def requires_plugin(name: str) -> pytest.MarkDecorator:
