@@ -10,7 +10,7 @@ from typing import Any, Dict
 import jsonschema
 import pytest
 
-from vfiocompat.errors import LimitError, UsageError
+from vfiocompat.errors import DeviceFactMissing, LimitError, UsageError
 from vfiocompat.host import inventory as inv
 from vfiocompat.host.inventory import (
     HostDevice,
@@ -262,3 +262,48 @@ def test_list_attribute_and_link_name_stay_inside(device: HostDevice, tmp_path: 
     assert device.read_attribute("physfn/device") == "0x101d"
     with pytest.raises(SysfsEscape):
         device.link_name("leak")
+
+
+# -- read_fact_file: a file an operator's fact names ------------------------------------------------
+
+
+def _named(path: Any) -> HostDevice:
+    return HostDevice("pci", address="0000:3b:00.2", facts={"saved_json": str(path)})
+
+
+def test_read_fact_file_reads_the_named_file_and_none_without_the_fact(tmp_path: Path) -> None:
+    saved = tmp_path / "ports.json"
+    saved.write_bytes('{"port": "é"}\n'.encode())
+    assert _named(saved).read_fact_file("saved_json", 64) == '{"port": "é"}\n'
+    assert HostDevice("pci", address="0000:3b:00.2").read_fact_file("saved_json", 64) is None
+    saved.write_bytes(b"x" * 64)
+    assert _named(saved).read_fact_file("saved_json", 64) == "x" * 64, "exactly the bound is read"
+
+
+def _fifo(tmp_path: Path) -> Path:
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    return fifo
+
+
+@pytest.mark.parametrize(("make", "why"), [
+    (lambda tmp: tmp / "absent.json", "No such file or directory"),
+    (lambda tmp: tmp, "not a regular file"),  # a directory opens read-only; fstat tells
+    (_fifo, "not a regular file"),  # opened without blocking, then refused: no writer is waited for
+    (lambda tmp: Path("/dev/zero"), "not a regular file"),
+    (lambda tmp: (tmp / "big.json").write_bytes(b"x" * 65) and tmp / "big.json", "larger than 64 bytes"),
+    (lambda tmp: (tmp / "latin1.json").write_bytes(b"caf\xe9") and tmp / "latin1.json", "not UTF-8 text (byte 3)"),
+], ids=["missing", "directory", "fifo", "device", "too-large", "not-utf8"])
+def test_read_fact_file_refuses_what_it_cannot_use_as_a_missing_fact(tmp_path: Path, make: Any, why: str) -> None:
+    path = make(tmp_path)
+    with pytest.raises(DeviceFactMissing) as raised:
+        _named(path).read_fact_file("saved_json", 64, fact="migratable", hint="save `devlink -j port show`")
+    assert raised.value.fact == "migratable" and raised.value.hint == "save `devlink -j port show`"
+    assert str(raised.value) == f"pci:0000:3b:00.2: cannot use saved_json {str(path)!r}: {why}"
+
+
+def test_read_fact_file_defaults_to_the_fact_it_reads(tmp_path: Path) -> None:
+    with pytest.raises(DeviceFactMissing) as raised:
+        _named(tmp_path / "absent").read_fact_file("saved_json", 64)
+    assert raised.value.fact == "saved_json"
+    assert raised.value.hint is not None and '[facts."pci:0000:3b:00.2"] saved_json' in raised.value.hint

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from ..errors import LimitError, UsageError
+from ..errors import DeviceFactMissing, LimitError, UsageError
 from ..verdict import Reason, RuleRef
 from .sysfs import SysfsRoot
 
@@ -106,6 +107,27 @@ class HostDevice:
         """A fact the operator supplied for this device in the host config's ``[facts]`` (see docs), or ``None``."""
         return self.facts.get(name)
 
+    def read_fact_file(self, name: str, max_bytes: int, *, fact: Optional[str] = None,
+                       hint: Optional[str] = None) -> Optional[str]:
+        """The UTF-8 text of the file the operator's fact ``name`` names (saved tool output), or ``None`` if unset.
+
+        Only a regular file of at most ``max_bytes`` bytes is read; anything else raises
+        :class:`vfiocompat.DeviceFactMissing` for ``fact`` (default ``name``), one line naming the file.
+        """
+        path = self.fact(name)
+        if path is None:
+            return None
+        try:
+            return _read_regular_file(path, max_bytes)
+        except OSError as error:
+            why = error.strerror or str(error)
+        except UnicodeDecodeError as error:
+            why = f"not UTF-8 text (byte {error.start})"
+        except ValueError as error:
+            why = str(error)
+        raise DeviceFactMissing(f"{self.id}: cannot use {name} {path[:200]!r}: {why}", fact=fact or name,
+                                hint=hint or f'set [facts."{self.id}"] {name} to the path of a readable file')
+
     def read_host_attribute(self, path: str) -> Optional[str]:
         """A file of the probed tree outside the device's folder, ``path`` relative to its root, or ``None``.
 
@@ -129,6 +151,21 @@ class HostDevice:
     def _host_path(self, path: str) -> Optional[str]:
         _check_relative(path)
         return None if self._sysfs is None else path
+
+
+def _read_regular_file(path: str, max_bytes: int) -> str:
+    # O_NONBLOCK: opening a FIFO someone named must not wait for a writer; it is then refused.
+    descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+    try:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            raise ValueError("not a regular file")
+        with open(descriptor, "rb", closefd=False) as handle:
+            raw = handle.read(max_bytes + 1)
+    finally:
+        os.close(descriptor)
+    if len(raw) > max_bytes:
+        raise ValueError(f"larger than {max_bytes} bytes")
+    return raw.decode("utf-8")
 
 
 def _check_relative(name: str) -> None:

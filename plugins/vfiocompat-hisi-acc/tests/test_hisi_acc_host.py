@@ -2,34 +2,37 @@
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import os
-import shutil
-import sys
 from pathlib import Path
-from typing import Any, Dict, Mapping
+from typing import Any
 
 import pytest
 
 import vfiocompat
 from vfiocompat.host.inventory import HostDevice, Inventory
-from vfiocompat.host.probe import device_version_of, probe
-from vfiocompat.testing import assert_compatible, assert_refused, load_registry, requires_plugin
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.9 and 3.10
-    import tomli as tomllib
+from vfiocompat.host.probe import device_version_of
+from vfiocompat.testing import (
+    assert_compatible,
+    assert_fixture_probes_as_expected,
+    assert_refused,
+    copy_fixture,
+    fixture_expectation,
+    fixture_facts,
+    inventory_entry,
+    load_registry,
+    probe_fixture,
+    requires_plugin,
+    with_facts,
+)
 
 host_device = pytest.importorskip("vfiocompat_hisi_acc.host_device", reason="install plugins/vfiocompat-hisi-acc")
 
 PLUGIN = "hisi-acc"
 FIXTURE = Path(__file__).resolve().parents[3] / "examples" / "sysfs" / "hisi-acc"
-SYS = FIXTURE / "sys"
 V1 = "0xcdcdcdcdfeedaacc"
 V2 = "0xaaccfeeddecadede"
 MIGRATABLE = ("pci:0000:75:00.1", "pci:0000:75:00.2")
+VF1 = MIGRATABLE[0]
 
 pytestmark = requires_plugin(PLUGIN)
 
@@ -41,45 +44,27 @@ def registry() -> vfiocompat.Registry:
 
 @pytest.fixture(scope="module")
 def bare(registry: vfiocompat.Registry) -> Inventory:
-    return probe(str(SYS), registry)
+    return probe_fixture(registry, FIXTURE)
 
 
-def _json(name: str) -> Dict[str, Any]:
-    data: Dict[str, Any] = json.loads((FIXTURE / name).read_text())
-    return data
-
-
-def _config_facts() -> Mapping[str, Mapping[str, str]]:
-    """The fixture's ``[facts."<id>"]`` tables (the host config's form), read as TOML."""
-    facts: Mapping[str, Mapping[str, str]] = tomllib.loads((FIXTURE / "config.toml").read_text())["facts"]
-    return facts
-
-
-def _versions(inventory: Inventory) -> Dict[str, str]:
-    return {e.device.id: e.device_version for e in inventory.devices if e.device_version is not None}
-
-
-def _device(inventory: Inventory, device_id: str) -> HostDevice:
-    return next(e.device for e in inventory.devices if e.device.id == device_id)
-
-
-def _with_facts(device: HostDevice, facts: Mapping[str, str]) -> HostDevice:
-    return dataclasses.replace(device, facts=dict(facts))
+@pytest.fixture(scope="module")
+def vf1(bare: Inventory) -> HostDevice:
+    return inventory_entry(bare, VF1).device
 
 
 def _ask(registry: vfiocompat.Registry, device: HostDevice) -> Any:
     return device_version_of(device, registry.probe_hooks)
 
 
-def test_probe_without_facts_gives_exactly_expected_json(bare: Inventory) -> None:
-    assert _versions(bare) == _json("expected.json")["devices"]
-    assert {e.device.id for e in bare.devices} == {*MIGRATABLE, "pci:0000:75:00.3", "pci:0000:79:00.1"}
-    assert bare.issues == ()
+def test_probe_without_facts_gives_exactly_expected_json_and_its_pairs(registry: vfiocompat.Registry) -> None:
+    inventory = assert_fixture_probes_as_expected(registry, FIXTURE)
+    assert {e.device.id for e in inventory.devices} == {*MIGRATABLE, "pci:0000:75:00.3", "pci:0000:79:00.1"}
+    assert fixture_expectation(FIXTURE).pairs, "expected.json states pairs"
 
 
 @pytest.mark.parametrize("device_id", MIGRATABLE)
 def test_migratable_vf_without_facts_is_refused_with_vc608(bare: Inventory, device_id: str) -> None:
-    entry = next(e for e in bare.devices if e.device.id == device_id)
+    entry = inventory_entry(bare, device_id)
     mine = [r for r in entry.reasons if r.plugin == PLUGIN]
     assert [(r.code, r.layer, r.field) for r in mine] == [("VC608", "host", "acc_magic")]
     for fact in ("acc_magic", "qp_num", "que_iso_cfg"):
@@ -88,68 +73,51 @@ def test_migratable_vf_without_facts_is_refused_with_vc608(bare: Inventory, devi
 
 
 def test_plain_vfio_pci_vf_and_old_qm_vf_get_no_device_version_and_no_plugin_reason(bare: Inventory) -> None:
-    plain = next(e for e in bare.devices if e.device.id == "pci:0000:75:00.3")
+    plain = inventory_entry(bare, "pci:0000:75:00.3")
     assert plain.can_migrate is False and plain.reasons[0].code == "VC601"
-    old_qm = next(e for e in bare.devices if e.device.id == "pci:0000:79:00.1")
+    old_qm = inventory_entry(bare, "pci:0000:79:00.1")
     assert old_qm.device.driver == "hisi_acc_vfio_pci"
     assert old_qm.device.read_attribute("physfn/revision") == "0x21"
     assert [r.code for r in old_qm.reasons] == ["VC602"]
     assert not any(r.plugin == PLUGIN for e in (plain, old_qm) for r in e.reasons)
 
 
-def test_probe_with_the_fixture_config_gives_expected_config_json(
-    registry: vfiocompat.Registry, bare: Inventory
-) -> None:
-    facts = _config_facts()
-    versions = {}
-    for entry in bare.devices:
-        version, plugin, _ = _ask(registry, _with_facts(entry.device, facts.get(entry.device.id, {})))
-        if version is not None:
-            versions[entry.device.id] = version
-            assert plugin == PLUGIN
-    assert versions == _json("expected-config.json")["devices"]
+def test_probe_with_the_fixture_config_gives_expected_config_json(registry: vfiocompat.Registry) -> None:
+    inventory = assert_fixture_probes_as_expected(registry, FIXTURE, config=True)
+    assert {e.device.id: e.version_plugin for e in inventory.devices if e.device_version} == dict.fromkeys(
+        MIGRATABLE, PLUGIN)
 
 
 def test_every_fixture_device_version_is_compatible_with_itself(registry: vfiocompat.Registry) -> None:
-    versions = set(_json("expected-config.json")["devices"].values())
-    versions |= {p[side] for p in _json("expected.json")["pairs"] for side in ("source", "target")}
+    versions = set(fixture_expectation(FIXTURE, config=True).devices.values())
+    versions |= {side for p in fixture_expectation(FIXTURE).pairs for side in (p.source, p.target)}
     for version in sorted(versions):
         assert_compatible(registry, version, version)
 
 
-def test_expected_json_pairs_are_decided_as_stated(registry: vfiocompat.Registry) -> None:
-    pairs = _json("expected.json")["pairs"]
-    assert pairs
-    for pair in pairs:
-        if pair["compatible"]:
-            assert_compatible(registry, pair["source"], pair["target"])
-        else:
-            assert_refused(registry, pair["source"], pair["target"], code=pair["code"])
-
-
-def test_old_driver_to_new_driver_migrates_and_not_back(registry: vfiocompat.Registry, bare: Inventory) -> None:
-    facts = dict(_config_facts()["pci:0000:75:00.1"])
-    new, _, _ = _ask(registry, _with_facts(_device(bare, "pci:0000:75:00.1"), facts))
+def test_old_driver_to_new_driver_migrates_and_not_back(registry: vfiocompat.Registry, bare: Inventory,
+                                                        vf1: HostDevice) -> None:
+    facts = dict(fixture_facts(FIXTURE)[VF1])
+    new, _, _ = _ask(registry, with_facts(vf1, facts))
     old_facts = {k: v for k, v in facts.items() if k != "major_ver"}
     old_facts["acc_magic"] = V1
-    old, _, _ = _ask(registry, _with_facts(_device(bare, "pci:0000:75:00.2"), old_facts))
+    old, _, _ = _ask(registry, with_facts(inventory_entry(bare, "pci:0000:75:00.2").device, old_facts))
     assert old is not None and new is not None and "major_ver" not in old
     assert_compatible(registry, old, new, rule="v1-stream")
     assert_refused(registry, new, old, code="HISI_ACC_DEV_MAGIC")
 
 
-def test_dev_id_comes_from_sysfs_not_from_facts(registry: vfiocompat.Registry, bare: Inventory) -> None:
-    facts = dict(_config_facts()["pci:0000:75:00.1"], dev_id="0xa256")
-    version, _, _ = _ask(registry, _with_facts(_device(bare, "pci:0000:75:00.1"), facts))
+def test_dev_id_comes_from_sysfs_not_from_facts(registry: vfiocompat.Registry, vf1: HostDevice) -> None:
+    version, _, _ = _ask(registry, with_facts(vf1, fixture_facts(FIXTURE)[VF1], dev_id="0xa256"))
     assert version is not None and ";dev_id=0xa251;" in version
 
 
 @pytest.mark.parametrize("missing", ["acc_magic", "major_ver", "qp_num", "que_iso_cfg"])
 def test_a_missing_fact_is_refused_with_vc608_naming_it(
-    registry: vfiocompat.Registry, bare: Inventory, missing: str
+    registry: vfiocompat.Registry, vf1: HostDevice, missing: str
 ) -> None:
-    facts = {k: v for k, v in _config_facts()["pci:0000:75:00.1"].items() if k != missing}
-    version, plugin, reasons = _ask(registry, _with_facts(_device(bare, "pci:0000:75:00.1"), facts))
+    facts = {k: v for k, v in fixture_facts(FIXTURE)[VF1].items() if k != missing}
+    version, plugin, reasons = _ask(registry, with_facts(vf1, facts))
     assert (version, plugin) == (None, None)
     assert [(r.code, r.field, r.plugin) for r in reasons] == [("VC608", missing, PLUGIN)]
 
@@ -166,36 +134,34 @@ def test_a_missing_fact_is_refused_with_vc608_naming_it(
     ("que_iso_cfg", "1"),
 ])
 def test_a_malformed_fact_is_refused_with_vc608_naming_it(
-    registry: vfiocompat.Registry, bare: Inventory, fact: str, value: str
+    registry: vfiocompat.Registry, vf1: HostDevice, fact: str, value: str
 ) -> None:
-    facts = dict(_config_facts()["pci:0000:75:00.1"], **{fact: value})
-    version, _, reasons = _ask(registry, _with_facts(_device(bare, "pci:0000:75:00.1"), facts))
+    version, _, reasons = _ask(registry, with_facts(vf1, fixture_facts(FIXTURE)[VF1], **{fact: value}))
     assert version is None
     assert [(r.code, r.field) for r in reasons] == [("VC608", fact)]
     assert repr(value) in reasons[0].message
 
 
-def test_a_v1_driver_with_a_major_version_is_refused(registry: vfiocompat.Registry, bare: Inventory) -> None:
-    facts = dict(_config_facts()["pci:0000:75:00.1"], acc_magic=V1)
-    version, _, reasons = _ask(registry, _with_facts(_device(bare, "pci:0000:75:00.1"), facts))
+def test_a_v1_driver_with_a_major_version_is_refused(registry: vfiocompat.Registry, vf1: HostDevice) -> None:
+    version, _, reasons = _ask(registry, with_facts(vf1, fixture_facts(FIXTURE)[VF1], acc_magic=V1))
     assert version is None and [(r.code, r.field) for r in reasons] == [("VC608", "major_ver")]
 
 
-def test_facts_are_canonicalised(registry: vfiocompat.Registry, bare: Inventory) -> None:
+def test_facts_are_canonicalised(registry: vfiocompat.Registry, vf1: HostDevice) -> None:
     facts = {"acc_magic": " 0xAACCFEEDDECADEDE ", "major_ver": "1", "qp_num": "064", "que_iso_cfg": "0x00000001"}
-    version, _, _ = _ask(registry, _with_facts(_device(bare, "pci:0000:75:00.1"), facts))
+    version, _, _ = _ask(registry, with_facts(vf1, facts))
     assert version == f"0x19e5:1:acc_magic={V2};major_ver=1;dev_id=0xa251;qp_num=64;que_iso_cfg=0x1"
 
 
 def _copy(tmp_path: Path) -> Path:
-    root = tmp_path / "sys"
-    shutil.copytree(SYS, root, symlinks=True)
-    return root
+    """The sysfs root of a copy of the fixture."""
+    return copy_fixture(FIXTURE, tmp_path) / "sys"
 
 
 def _probe_one(registry: vfiocompat.Registry, root: Path, device_id: str) -> Any:
-    device = _device(probe(str(root), registry), device_id)
-    return _ask(registry, _with_facts(device, _config_facts()[device_id]))
+    """What probe of the copy ``root`` says of ``device_id`` given the fixture's config facts."""
+    device = inventory_entry(probe_fixture(registry, root.parent), device_id).device
+    return _ask(registry, with_facts(device, fixture_facts(FIXTURE)[device_id]))
 
 
 def test_vf_whose_pf_driver_is_unbound_has_no_migration(registry: vfiocompat.Registry, tmp_path: Path) -> None:
@@ -230,4 +196,4 @@ def test_qm_v3_revision_is_the_threshold(registry: vfiocompat.Registry, tmp_path
 ])
 def test_devices_that_are_not_ours_get_none(device: HostDevice) -> None:
     facts = {"acc_magic": V2, "major_ver": "1", "qp_num": "8", "que_iso_cfg": "0x0"}
-    assert host_device.device_version(_with_facts(device, facts)) is None
+    assert host_device.device_version(with_facts(device, facts)) is None

@@ -7,22 +7,28 @@ import json
 import shutil
 from importlib import metadata, resources
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Dict, List, Mapping, Optional
 
 import pytest
 
 import vfiocompat
-from vfiocompat.host.config import load_host_config
 from vfiocompat.host.inventory import HostDevice
-from vfiocompat.host.probe import device_version_of, probe
+from vfiocompat.host.probe import device_version_of
 from vfiocompat.testing import (
     assert_compatible,
     assert_examples_decide_every_rule,
     assert_examples_pass,
+    assert_fixture_probes_as_expected,
     assert_refused,
+    copy_fixture,
+    device_versions,
+    fixture_facts,
+    inventory_entry,
     load_registry,
+    probe_fixture,
     requires_plugin,
     run_cli,
+    with_facts,
 )
 
 DISTRIBUTION = "vfiocompat-intel-xe"
@@ -31,7 +37,6 @@ TABLE_ID = "intel-xe-sriov-vf"
 HERE = Path(__file__).resolve().parent
 TREE_TABLE = HERE.parent / "vfiocompat_intel_xe" / "intel_xe_sriov.toml"
 FIXTURE = HERE.parent.parent.parent / "examples" / "sysfs" / "intel-xe"
-SYS = FIXTURE / "sys"
 PARENT = "devices/pci0000:00/0000:00:01.0"
 GVT = "0x8086:1:8086-193b-i915-GVTg_V5_4-00000001"
 BASE: Dict[str, str] = {
@@ -56,11 +61,10 @@ def registry() -> vfiocompat.Registry:
     return load_registry(PLUGIN)
 
 
-def vf(root: Path, n: int, facts: Optional[Dict[str, str]] = None) -> HostDevice:
-    """VF ``0000:03:00.n`` of the sysfs tree ``root`` as probe describes it (no plugins), with ``facts``."""
-    inventory = probe(str(root), vfiocompat.Registry())
-    device = next(e.device for e in inventory.devices if e.device.address == f"0000:03:00.{n}")
-    return dataclasses.replace(device, facts=dict(facts or {}))
+def vf(fixture: Path, n: int, facts: Optional[Mapping[str, str]] = None) -> HostDevice:
+    """VF ``0000:03:00.n`` of the fixture (or a copy) as probe describes it (no plugins), with ``facts``."""
+    return with_facts(inventory_entry(probe_fixture(vfiocompat.Registry(), fixture), f"pci:0000:03:00.{n}").device,
+                      facts)
 
 
 PKT = {"xe_packet_version": "1"}
@@ -157,25 +161,14 @@ def test_cli_check_exit_codes() -> None:
 def test_fixture_vfs_give_their_device_versions_with_the_packet_fact() -> None:
     import vfiocompat_intel_xe as plugin
 
-    assert plugin.vfiocompat_device_version(vf(SYS, 1, facts=PKT)) == VF1
-    assert plugin.vfiocompat_device_version(vf(SYS, 2, facts=PKT)) == VF2
-
-
-def test_fixture_device_versions_judged(registry: vfiocompat.Registry) -> None:
-    for text in (VF1, VF2):
-        assert_compatible(registry, text, text)
-    expected = json.loads((FIXTURE / "expected.json").read_text())
-    for pair in expected["pairs"]:
-        verdict = registry.check(pair["source"], pair["target"])
-        assert verdict.compatible == pair["compatible"], pair
-        if "code" in pair:
-            assert pair["code"] in verdict.codes
+    assert plugin.vfiocompat_device_version(vf(FIXTURE, 1, facts=PKT)) == VF1
+    assert plugin.vfiocompat_device_version(vf(FIXTURE, 2, facts=PKT)) == VF2
 
 
 def test_packet_version_missing_is_vc608_naming_the_fact() -> None:
     import vfiocompat_intel_xe as plugin
 
-    version, name, reasons = device_version_of(vf(SYS, 1), {PLUGIN: plugin.vfiocompat_device_version})
+    version, name, reasons = device_version_of(vf(FIXTURE, 1), {PLUGIN: plugin.vfiocompat_device_version})
     assert (version, name) == (None, None)
     assert [(r.code, r.layer, r.field, r.plugin) for r in reasons] == [("VC608", "host", "xe_packet_version",
                                                                         PLUGIN)]
@@ -186,90 +179,77 @@ def test_malformed_fact_is_not_used() -> None:
     import vfiocompat_intel_xe as plugin
 
     with pytest.raises(vfiocompat.DeviceFactMissing) as raised:
-        plugin.vfiocompat_device_version(vf(SYS, 1, facts={"xe_packet_version": "1;pkt=2"}))
+        plugin.vfiocompat_device_version(vf(FIXTURE, 1, facts={"xe_packet_version": "1;pkt=2"}))
     assert raised.value.fact == "xe_packet_version"
 
 
 def test_without_debugfs_the_quotas_are_facts(tmp_path: Path) -> None:
     import vfiocompat_intel_xe as plugin
 
-    root = tmp_path / "sys"
-    shutil.copytree(SYS, root, symlinks=True)
-    shutil.rmtree(root / "kernel" / "debug" / "dri")
+    copy = copy_fixture(FIXTURE, tmp_path)
+    shutil.rmtree(copy / "sys" / "kernel" / "debug" / "dri")
     with pytest.raises(vfiocompat.DeviceFactMissing) as raised:
-        plugin.vfiocompat_device_version(vf(root, 1, facts=PKT))
+        plugin.vfiocompat_device_version(vf(copy, 1, facts=PKT))
     assert raised.value.fact == "guc_version"
     assert "ggtt_quota" in str(raised.value) and "vram_quota" not in str(raised.value)  # vram is in sysfs
     facts = {**PKT, "guc_version": "70.54.0", "ggtt_quota": "4194304", "contexts_quota": "1024/1024",
              "doorbells_quota": "32/32"}
-    assert plugin.vfiocompat_device_version(vf(root, 1, facts=facts)) == VF1
+    assert plugin.vfiocompat_device_version(vf(copy, 1, facts=facts)) == VF1
 
 
 def test_quota_read_from_debugfs_follows_the_pf(tmp_path: Path) -> None:
     import vfiocompat_intel_xe as plugin
 
-    root = tmp_path / "sys"
-    shutil.copytree(SYS, root, symlinks=True)
-    (root / "kernel/debug/dri/0000:03:00.0/sriov/vf1/tile0/gt1/contexts_quota").write_text("512\n")
-    assert plugin.vfiocompat_device_version(vf(root, 1, facts=PKT)) == VF1.replace("ctxs=1024/1024",
+    copy = copy_fixture(FIXTURE, tmp_path)
+    (copy / "sys/kernel/debug/dri/0000:03:00.0/sriov/vf1/tile0/gt1/contexts_quota").write_text("512\n")
+    assert plugin.vfiocompat_device_version(vf(copy, 1, facts=PKT)) == VF1.replace("ctxs=1024/1024",
                                                                                   "ctxs=1024/512")
 
 
 def test_devices_not_ours_get_none() -> None:
     import vfiocompat_intel_xe as plugin
 
-    pf = dataclasses.replace(vf(SYS, 1), address="0000:03:00.0", driver="xe", path=f"{PARENT}/0000:03:00.0")
-    other_vendor = dataclasses.replace(vf(SYS, 1), vendor="0x15b3")
-    lunar_lake = dataclasses.replace(vf(SYS, 1), device="0x64a0")
+    pf = dataclasses.replace(vf(FIXTURE, 1), address="0000:03:00.0", driver="xe", path=f"{PARENT}/0000:03:00.0")
+    other_vendor = dataclasses.replace(vf(FIXTURE, 1), vendor="0x15b3")
+    lunar_lake = dataclasses.replace(vf(FIXTURE, 1), device="0x64a0")
     mdev = HostDevice("mdev", uuid="00000000-0000-0000-0000-000000000001", vendor="0x8086", device="0xe20b")
     for device in (pf, other_vendor, lunar_lake, mdev):
         assert plugin.vfiocompat_device_version(device) is None
 
 
-def test_probe_of_the_fixture_matches_expected_json() -> None:
-    inventory = probe(str(SYS), load_registry(PLUGIN))
-    expected: Dict[str, Any] = json.loads((FIXTURE / "expected.json").read_text())
-    got = {e.device.id: e.device_version for e in inventory.devices if e.device_version is not None}
-    assert got == expected["devices"]
+def test_probe_of_the_fixture_matches_expected_json_and_its_pairs(registry: vfiocompat.Registry) -> None:
+    inventory = assert_fixture_probes_as_expected(registry, FIXTURE)
     listed = {e.device.id: [r.code for r in e.reasons] for e in inventory.devices}
     assert listed["pci:0000:03:00.1"] == ["VC608"] and listed["pci:0000:03:00.2"] == ["VC608"]
     assert listed["pci:0000:03:00.3"][0] == "VC601"
 
 
-def test_probe_lists_the_vfio_pci_vf_with_vc601() -> None:
-    inventory = probe(str(SYS), load_registry(PLUGIN))
-    entry = next(e for e in inventory.devices if e.device.id == "pci:0000:03:00.3")
+def test_probe_lists_the_vfio_pci_vf_with_vc601(registry: vfiocompat.Registry) -> None:
+    inventory = probe_fixture(registry, FIXTURE)
+    entry = inventory_entry(inventory, "pci:0000:03:00.3")
     assert entry.can_migrate is False and entry.device_version is None
     assert [r.code for r in entry.reasons] == ["VC601", "VC608"]
     assert inventory.issues == ()
 
 
 def test_probe_with_the_fixture_config_matches_expected_config_json(registry: vfiocompat.Registry) -> None:
-    config = load_host_config(str(FIXTURE / "config.toml"), environ={})
-    assert {k: dict(v) for k, v in config.facts.items()} == {"pci:0000:03:00.1": PKT, "pci:0000:03:00.2": PKT}
-    inventory = probe(str(SYS), registry, facts=config.facts)
-    got = {e.device.id: e.device_version for e in inventory.devices if e.device_version is not None}
-    expected: Dict[str, Any] = json.loads((FIXTURE / "expected-config.json").read_text())
-    assert got == expected["devices"] == {"pci:0000:03:00.1": VF1, "pci:0000:03:00.2": VF2}
+    assert {k: dict(v) for k, v in fixture_facts(FIXTURE).items()} == {"pci:0000:03:00.1": PKT,
+                                                                       "pci:0000:03:00.2": PKT}
+    inventory = assert_fixture_probes_as_expected(registry, FIXTURE, config=True)
+    assert device_versions(inventory) == {"pci:0000:03:00.1": VF1, "pci:0000:03:00.2": VF2}
     assert {e.device.id: e.version_plugin for e in inventory.devices if e.device_version} == {
         "pci:0000:03:00.1": PLUGIN, "pci:0000:03:00.2": PLUGIN}
-    left_out = next(e for e in inventory.devices if e.device.id == "pci:0000:03:00.3")
+    left_out = inventory_entry(inventory, "pci:0000:03:00.3")
     assert [r.code for r in left_out.reasons] == ["VC601", "VC608"], "the vfio-pci VF has no fact in config.toml"
-    for pair in expected["pairs"]:
-        verdict = registry.check(pair["source"], pair["target"])
-        assert verdict.compatible is pair["compatible"], pair
-        if "code" in pair:
-            assert pair["code"] in verdict.codes
 
 
 def test_debugfs_is_read_under_the_probed_root_only(tmp_path: Path) -> None:
     import vfiocompat_intel_xe as plugin
 
-    root = tmp_path / "sys"
-    shutil.copytree(SYS, root, symlinks=True)
-    (root / "kernel/debug/dri/0000:03:00.0/sriov/vf1/tile0/ggtt_quota").write_text("16777216\n")
-    assert ";ggtt=16777216;" in plugin.vfiocompat_device_version(vf(root, 1, facts=PKT))
-    assert plugin.vfiocompat_device_version(vf(SYS, 1, facts=PKT)) == VF1, "the original fixture is not read"
+    copy = copy_fixture(FIXTURE, tmp_path)
+    (copy / "sys/kernel/debug/dri/0000:03:00.0/sriov/vf1/tile0/ggtt_quota").write_text("16777216\n")
+    assert ";ggtt=16777216;" in plugin.vfiocompat_device_version(vf(copy, 1, facts=PKT))
+    assert plugin.vfiocompat_device_version(vf(FIXTURE, 1, facts=PKT)) == VF1, "the original fixture is not read"
 
 
 def test_a_device_without_a_sysfs_tree_reads_no_debugfs() -> None:
@@ -285,12 +265,11 @@ def test_a_device_without_a_sysfs_tree_reads_no_debugfs() -> None:
 def test_a_pf_whose_name_is_not_a_pci_address_is_not_read(tmp_path: Path) -> None:
     import vfiocompat_intel_xe as plugin
 
-    root = tmp_path / "sys"
-    shutil.copytree(SYS, root, symlinks=True)
-    parent = root / PARENT
+    copy = copy_fixture(FIXTURE, tmp_path)
+    parent = copy / "sys" / PARENT
     shutil.copytree(parent / "0000:03:00.0", parent / "xe-pf", symlinks=True)
     (parent / "0000:03:00.1" / "physfn").unlink()
     (parent / "0000:03:00.1" / "physfn").symlink_to("../xe-pf")
-    device = vf(root, 1, facts=PKT)
+    device = vf(copy, 1, facts=PKT)
     assert (device.link_name("physfn"), device.link_name("physfn/driver")) == ("xe-pf", "xe")
     assert plugin.vfiocompat_device_version(device) is None

@@ -43,7 +43,6 @@ FACTS: Dict[str, str] = {
     "doorbells_quota": "the VF's GuC doorbell quota per GT, '/'-joined in GT order (e.g. 64/64)",
 }
 
-_VIRTFN = re.compile(r"^virtfn([0-9]{1,5})$")
 _PCI_ADDRESS = re.compile(r"[0-9a-f]{4,8}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]")
 _GT = re.compile(r"^gt([0-9]{1,2})$")
 _UINT = re.compile(r"^[0-9]{1,20}$")
@@ -58,7 +57,6 @@ _FACT_VALUE = {
     "contexts_quota": re.compile(r"^[0-9]{1,10}(/[0-9]{1,10}){0,7}$"),
     "doorbells_quota": re.compile(r"^[0-9]{1,10}(/[0-9]{1,10}){0,7}$"),
 }
-_MAX_VFS = 4096
 
 
 def family_of(device_id: Optional[str]) -> Optional[str]:
@@ -80,7 +78,8 @@ def device_version(device: Any) -> Optional[str]:
         return None
     dev = _pci_id(device, "physfn/device")
     rev = _pci_id(device, "physfn/revision")
-    vf = _vf_number(device)
+    # The PF's 1-based number of this VF: virtfnK + 1 (main.c: ``pci_iov_vf_id(pdev) + 1``).
+    vf = device.vf_index + 1 if device.vf_index is not None else None
     missing: List[str] = []
     values = {
         "pkt": _fact(device, "xe_packet_version", missing),
@@ -108,15 +107,6 @@ def _pci_id(device: Any, name: str) -> Optional[str]:
     text = device.read_attribute(name)
     text = text.strip().lower() if text is not None else None
     return text if text is not None and _ID.match(text) else None
-
-
-def _vf_number(device: Any) -> Optional[int]:
-    """The PF's 1-based number of this VF: virtfnK + 1 (main.c: ``pci_iov_vf_id(pdev) + 1``)."""
-    for entry in device.list_attribute("physfn")[: _MAX_VFS * 4]:
-        found = _VIRTFN.match(entry)
-        if found and device.link_name(f"physfn/{entry}") == device.address:
-            return int(found.group(1)) + 1
-    return None
 
 
 def _debugfs(device: Any, pf: str, relative: str) -> Optional[str]:

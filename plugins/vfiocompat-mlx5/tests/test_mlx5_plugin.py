@@ -5,23 +5,27 @@ from __future__ import annotations
 import dataclasses
 import json
 import shutil
-import sys
 from importlib import metadata, resources
 from pathlib import Path
-from typing import Any, Dict, Mapping
+from typing import Any, Dict
 
 import pytest
 
 import vfiocompat
-from vfiocompat.host.inventory import HostDevice, Inventory, InventoryDevice
-from vfiocompat.host.probe import probe
+from vfiocompat.host.inventory import HostDevice, Inventory
 from vfiocompat.testing import (
     assert_compatible,
     assert_examples_decide_every_rule,
     assert_examples_pass,
+    assert_fixture_probes_as_expected,
     assert_refused,
+    copy_fixture,
+    device_versions,
+    inventory_entry,
     load_registry,
+    probe_fixture,
     requires_plugin,
+    with_facts,
 )
 
 DISTRIBUTION = "vfiocompat-mlx5"
@@ -50,16 +54,11 @@ def registry() -> vfiocompat.Registry:
 
 @pytest.fixture(scope="module")
 def inventory(registry: vfiocompat.Registry) -> Inventory:
-    return probe(str(FIXTURE / "sys"), registry)
+    return probe_fixture(registry, FIXTURE)
 
 
-def entry(inventory: Inventory, device_id: str) -> InventoryDevice:
-    return next(e for e in inventory.devices if e.device.id == device_id)
-
-
-def with_facts(inventory: Inventory, device_id: str, facts: Mapping[str, str]) -> HostDevice:
-    """The probed device as a host config with ``[facts."<id>"]`` would give it to the plugin."""
-    return dataclasses.replace(entry(inventory, device_id).device, facts=dict(facts))
+def vf(inventory: Inventory, device_id: str) -> HostDevice:
+    return inventory_entry(inventory, device_id).device
 
 
 def version_of(device: HostDevice) -> Any:
@@ -117,26 +116,14 @@ def test_documented_minimum_is_admitted(registry: vfiocompat.Registry) -> None:
 # -- the sysfs fixture ------------------------------------------------------------------------------
 
 
-def test_probe_gives_exactly_the_fixture_expectation(inventory: Inventory) -> None:
-    expected = json.loads((FIXTURE / "expected.json").read_text())
-    got: Dict[str, str] = {e.device.id: e.device_version for e in inventory.devices if e.device_version}
-    assert got == expected["devices"]
+def test_probe_gives_exactly_the_fixture_expectation_and_its_pairs(registry: vfiocompat.Registry) -> None:
+    inventory = assert_fixture_probes_as_expected(registry, FIXTURE)
     assert [e.device.id for e in inventory.devices] == [VF0, VF1, PLAIN]
-    assert inventory.issues == ()
-
-
-def test_fixture_pairs_are_decided_as_expected(registry: vfiocompat.Registry) -> None:
-    expected = json.loads((FIXTURE / "expected.json").read_text())
-    for pair in expected["pairs"]:
-        verdict = registry.check(pair["source"], pair["target"])
-        assert verdict.compatible is pair["compatible"], pair
-        if "code" in pair:
-            assert pair["code"] in verdict.codes, (pair, verdict.codes)
 
 
 def test_without_the_migratable_fact_probe_refuses_with_vc608(inventory: Inventory) -> None:
     for device_id in (VF0, VF1):
-        found = entry(inventory, device_id)
+        found = inventory_entry(inventory, device_id)
         assert found.device_version is None and found.can_migrate is True
         missing = [r for r in found.reasons if r.code == "VC608"]
         assert len(missing) == 1 and missing[0].layer == "host" and missing[0].plugin == PLUGIN
@@ -145,17 +132,17 @@ def test_without_the_migratable_fact_probe_refuses_with_vc608(inventory: Invento
 
 
 def test_vf_on_plain_vfio_pci_is_not_served(inventory: Inventory) -> None:
-    plain = entry(inventory, PLAIN)
+    plain = inventory_entry(inventory, PLAIN)
     assert version_of(plain.device) is None
     assert [r.code for r in plain.reasons] == ["VC601", "VC602"]
 
 
 def test_migratable_fact_completes_the_device_version(inventory: Inventory, registry: vfiocompat.Registry) -> None:
-    versions = [version_of(with_facts(inventory, d, {"migratable": "enable"})) for d in (VF0, VF1)]
+    versions = [version_of(with_facts(vf(inventory, d), migratable="enable")) for d in (VF0, VF1)]
     assert versions == [ENABLED, ENABLED]
     assert_compatible(registry, versions[0], versions[0])
     assert_compatible(registry, versions[0], versions[1])
-    disabled = version_of(with_facts(inventory, VF1, {"migratable": "disable"}))
+    disabled = version_of(with_facts(vf(inventory, VF1), migratable="disable"))
     assert disabled == ENABLED.replace("migratable=enable", "migratable=disable")
     assert_refused(registry, versions[0], disabled, code="MLX5_VF_NOT_MIGRATABLE")
 
@@ -180,9 +167,8 @@ def devlink_ports(vf0: str, vf1: Any) -> Dict[str, Any]:
 def test_devlink_port_json_file_gives_each_vf_its_own_attribute(inventory: Inventory, tmp_path: Path) -> None:
     saved = tmp_path / "ports.json"
     saved.write_text(json.dumps(devlink_ports("enable", "disable")))
-    facts = {"devlink_port_json": str(saved)}
-    assert version_of(with_facts(inventory, VF0, facts)) == ENABLED
-    assert version_of(with_facts(inventory, VF1, facts)).endswith(";migratable=disable")
+    assert version_of(with_facts(vf(inventory, VF0), devlink_port_json=str(saved))) == ENABLED
+    assert version_of(with_facts(vf(inventory, VF1), devlink_port_json=str(saved))).endswith(";migratable=disable")
 
 
 @pytest.mark.parametrize(
@@ -199,29 +185,46 @@ def test_unusable_devlink_output_fails_closed(inventory: Inventory, tmp_path: Pa
     saved = tmp_path / "ports.json"
     saved.write_text(content)
     with pytest.raises(vfiocompat.DeviceFactMissing) as raised:
-        version_of(with_facts(inventory, VF1, {"devlink_port_json": str(saved)}))
+        version_of(with_facts(vf(inventory, VF1), devlink_port_json=str(saved)))
     assert raised.value.fact == "migratable" and says in raised.value.message
+
+
+def test_devlink_file_needs_the_vfs_virtfn_index(inventory: Inventory, tmp_path: Path) -> None:
+    saved = tmp_path / "ports.json"
+    saved.write_text(json.dumps(devlink_ports("enable", "enable")))
+    assert vf(inventory, VF1).vf_index == 1, "probe read the PF's virtfn1 link"
+    unlinked = dataclasses.replace(with_facts(vf(inventory, VF1), devlink_port_json=str(saved)), vf_index=None)
+    with pytest.raises(vfiocompat.DeviceFactMissing) as raised:
+        version_of(unlinked)
+    assert raised.value.fact == "migratable" and "no virtfnN link of PF 0000:3b:00.0" in raised.value.message
+
+
+@pytest.mark.parametrize(("name", "says"), [("absent.json", "No such file"), (".", "not a regular file")])
+def test_unusable_devlink_file_fails_closed(inventory: Inventory, tmp_path: Path, name: str, says: str) -> None:
+    with pytest.raises(vfiocompat.DeviceFactMissing) as raised:
+        version_of(with_facts(vf(inventory, VF1), devlink_port_json=str(tmp_path / name)))
+    assert raised.value.fact == "migratable" and "cannot use devlink_port_json" in raised.value.message
+    assert says in raised.value.message and raised.value.hint is not None and "devlink" in raised.value.hint
 
 
 def test_bad_migratable_fact_is_refused(inventory: Inventory) -> None:
     with pytest.raises(vfiocompat.DeviceFactMissing) as raised:
-        version_of(with_facts(inventory, VF0, {"migratable": "yes"}))
+        version_of(with_facts(vf(inventory, VF0), migratable="yes"))
     assert raised.value.fact == "migratable"
 
 
 def test_without_mlx5_ib_the_firmware_comes_from_facts(registry: vfiocompat.Registry, tmp_path: Path) -> None:
-    root = tmp_path / "sys"
-    shutil.copytree(FIXTURE / "sys", root, symlinks=True)
+    root = copy_fixture(FIXTURE, tmp_path) / "sys"
     shutil.rmtree(root / "devices/pci0000:3a/0000:3a:00.0/0000:3b:00.0/infiniband")
     (root / "class/infiniband/mlx5_0").unlink()
-    copy = probe(str(root), registry)
+    copy = vf(probe_fixture(registry, root.parent), VF0)
     with pytest.raises(vfiocompat.DeviceFactMissing) as raised:
-        version_of(with_facts(copy, VF0, {"migratable": "enable"}))
+        version_of(with_facts(copy, migratable="enable"))
     assert raised.value.fact == "psid"
     facts = {"migratable": "enable", "psid": "MT_0000000838", "fw_version": "28.41.1000"}
-    assert version_of(with_facts(copy, VF0, facts)) == ENABLED
+    assert version_of(with_facts(copy, facts)) == ENABLED
     with pytest.raises(vfiocompat.DeviceFactMissing) as raised:
-        version_of(with_facts(copy, VF0, {**facts, "fw_version": "28.41"}))
+        version_of(with_facts(copy, facts, fw_version="28.41"))
     assert raised.value.fact == "fw_version"
 
 
@@ -235,26 +238,15 @@ def test_devices_of_others_are_not_served() -> None:
 
 
 def test_a_function_without_physfn_is_refused(inventory: Inventory) -> None:
-    vf = entry(inventory, VF0).device
-    assert vf.path is not None
-    pf_like = dataclasses.replace(vf, path=vf.path.rsplit("/", 1)[0] + "/0000:3b:00.0", facts={"migratable": "enable"})
+    vf0 = vf(inventory, VF0)
+    assert vf0.path is not None
+    pf_path = vf0.path.rsplit("/", 1)[0] + "/0000:3b:00.0"
+    pf_like = dataclasses.replace(with_facts(vf0, migratable="enable"), path=pf_path)
     with pytest.raises(vfiocompat.DeviceFactMissing) as raised:
         version_of(pf_like)
     assert raised.value.fact == "physfn"
 
 
 def test_probe_with_the_fixture_config_facts(registry: vfiocompat.Registry) -> None:
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover - Python 3.9/3.10
-        import tomli as tomllib
-    config = tomllib.loads((FIXTURE / "config.toml").read_text())
-    facts = {device_id: {k: str(v) for k, v in table.items()} for device_id, table in config["facts"].items()}
-    expected = json.loads((FIXTURE / "expected-config.json").read_text())
-    inventory = probe(str(FIXTURE / "sys"), registry, facts=facts)
-    got = {e.device.id: e.device_version for e in inventory.devices if e.device_version}
-    assert got == expected["devices"] == {VF0: ENABLED, VF1: ENABLED}
-    for version in set(got.values()):
-        assert_compatible(registry, version, version)
-    for pair in expected["pairs"]:
-        assert registry.check(pair["source"], pair["target"]).compatible is pair["compatible"], pair
+    inventory = assert_fixture_probes_as_expected(registry, FIXTURE, config=True)
+    assert device_versions(inventory) == {VF0: ENABLED, VF1: ENABLED}

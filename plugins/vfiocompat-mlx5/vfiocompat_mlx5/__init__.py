@@ -13,7 +13,7 @@ from typing import Any, List, Optional, Set, Tuple
 
 from vfiocompat import DeviceFactMissing, hookimpl
 
-from .devlink import DevlinkFormatError, migratable_of, read_bounded
+from .devlink import MAX_JSON_BYTES, DevlinkFormatError, migratable_of
 
 __all__ = ["TABLE_FILE", "VENDOR", "DRIVER", "INTERFACE", "vfiocompat_tables", "vfiocompat_device_version"]
 
@@ -88,14 +88,6 @@ def _fact(device: Any, name: str, pattern: re.Pattern[str], what: str) -> str:
     return str(value)
 
 
-def _vf_index(device: Any) -> Optional[int]:
-    """N of the PF's ``virtfnN`` link that points at this VF (the devlink port's vfnum)."""
-    for entry in device.list_attribute("physfn"):
-        if entry.startswith("virtfn") and entry[6:].isdigit() and device.link_name(f"physfn/{entry}") == device.address:
-            return int(entry[6:])
-    return None
-
-
 def _migratable(device: Any, pf: str) -> str:
     """The VF's devlink ``migratable``: a fact, or read from a saved ``devlink -j port show``."""
     how = (f'set [facts."{device.id}"] migratable = "enable" (or "disable") as `devlink port show` prints it'
@@ -110,13 +102,15 @@ def _migratable(device: Any, pf: str) -> str:
     if path is None:
         raise DeviceFactMissing(f"{device.id}: whether the VF is migratable is shown only by devlink, not sysfs",
                                 fact="migratable", hint=how)
-    index = _vf_index(device)
+    # N of the PF's virtfnN link back to this VF (probe reads it), the devlink port's vfnum.
+    index = device.vf_index
     if index is None:
         raise DeviceFactMissing(f"{device.id}: no virtfnN link of PF {pf} points at this VF", fact="migratable",
                                 hint=how)
+    text = device.read_fact_file("devlink_port_json", MAX_JSON_BYTES, fact="migratable", hint=how)
     try:
-        value = migratable_of(read_bounded(path), pf, index)
-    except (OSError, DevlinkFormatError) as error:
+        value = migratable_of(text, pf, index)
+    except DevlinkFormatError as error:
         raise DeviceFactMissing(f"{device.id}: cannot use devlink_port_json {path[:200]!r}: {error}",
                                 fact="migratable", hint=how) from None
     if value is None:

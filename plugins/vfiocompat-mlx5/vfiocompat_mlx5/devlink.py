@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from typing import Any, List, Optional
 
-__all__ = ["MAX_JSON_BYTES", "DevlinkFormatError", "read_bounded", "migratable_of"]
+__all__ = ["MAX_JSON_BYTES", "DevlinkFormatError", "migratable_of"]
 
 #: Largest devlink JSON read (thousands of ports stay far below this).
 MAX_JSON_BYTES = 4 << 20
@@ -21,18 +21,6 @@ MAX_JSON_BYTES = 4 << 20
 
 class DevlinkFormatError(ValueError):
     """The text is not ``devlink -j port show`` output, or names this VF's port ambiguously."""
-
-
-def read_bounded(path: str) -> str:
-    """The text of ``path``, at most :data:`MAX_JSON_BYTES` bytes; OSError and DevlinkFormatError propagate."""
-    with open(path, "rb") as handle:
-        raw = handle.read(MAX_JSON_BYTES + 1)
-    if len(raw) > MAX_JSON_BYTES:
-        raise DevlinkFormatError(f"{path} is larger than {MAX_JSON_BYTES} bytes")
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise DevlinkFormatError(f"{path} is not UTF-8 text: {error}") from None
 
 
 def migratable_of(text: str, pf_address: str, vf_index: int) -> Optional[str]:

@@ -2,25 +2,28 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
-import sys
 from importlib import metadata, resources
 from pathlib import Path
-from typing import Any, Dict, Mapping
+from typing import Any, Dict
 
 import pytest
 
 import vfiocompat
-from vfiocompat.host.inventory import HostDevice, Inventory, InventoryDevice
-from vfiocompat.host.probe import probe
+from vfiocompat.host.inventory import HostDevice, Inventory
 from vfiocompat.testing import (
     assert_compatible,
     assert_examples_decide_every_rule,
     assert_examples_pass,
+    assert_fixture_probes_as_expected,
     assert_refused,
+    copy_fixture,
+    device_versions,
+    inventory_entry,
     load_registry,
+    probe_fixture,
     requires_plugin,
+    with_facts,
 )
 
 DISTRIBUTION = "vfiocompat-pds"
@@ -51,16 +54,11 @@ def registry() -> vfiocompat.Registry:
 
 @pytest.fixture(scope="module")
 def inventory(registry: vfiocompat.Registry) -> Inventory:
-    return probe(str(FIXTURE / "sys"), registry)
+    return probe_fixture(registry, FIXTURE)
 
 
-def entry(inventory: Inventory, device_id: str) -> InventoryDevice:
-    return next(e for e in inventory.devices if e.device.id == device_id)
-
-
-def with_facts(inventory: Inventory, device_id: str, facts: Mapping[str, str]) -> HostDevice:
-    """The probed device as a host config with ``[facts."<id>"]`` would give it to the plugin."""
-    return dataclasses.replace(entry(inventory, device_id).device, facts=dict(facts))
+def vf(inventory: Inventory, device_id: str) -> HostDevice:
+    return inventory_entry(inventory, device_id).device
 
 
 def version_of(device: HostDevice) -> Any:
@@ -119,26 +117,14 @@ def test_only_identical_devices_are_admitted(registry: vfiocompat.Registry, sour
 # -- the sysfs fixture ------------------------------------------------------------------------------
 
 
-def test_probe_gives_exactly_the_fixture_expectation(inventory: Inventory) -> None:
-    expected = json.loads((FIXTURE / "expected.json").read_text())
-    got = {e.device.id: e.device_version for e in inventory.devices if e.device_version}
-    assert got == expected["devices"]
+def test_probe_gives_exactly_the_fixture_expectation_and_its_pairs(registry: vfiocompat.Registry) -> None:
+    inventory = assert_fixture_probes_as_expected(registry, FIXTURE)
     assert [e.device.id for e in inventory.devices] == [VF0, VF1, PLAIN]
-    assert inventory.issues == ()
-
-
-def test_fixture_pairs_are_decided_as_expected(registry: vfiocompat.Registry) -> None:
-    expected = json.loads((FIXTURE / "expected.json").read_text())
-    for pair in expected["pairs"]:
-        verdict = registry.check(pair["source"], pair["target"])
-        assert verdict.compatible is pair["compatible"], pair
-        if "code" in pair:
-            assert pair["code"] in verdict.codes, (pair, verdict.codes)
 
 
 def test_without_devlink_facts_probe_refuses_with_vc608(inventory: Inventory) -> None:
     for device_id in (VF0, VF1):
-        found = entry(inventory, device_id)
+        found = inventory_entry(inventory, device_id)
         assert found.device_version is None and found.can_migrate is True
         missing = [r for r in found.reasons if r.code == "VC608"]
         assert len(missing) == 1 and missing[0].layer == "host" and missing[0].plugin == PLUGIN
@@ -147,13 +133,13 @@ def test_without_devlink_facts_probe_refuses_with_vc608(inventory: Inventory) ->
 
 
 def test_vf_on_plain_vfio_pci_is_not_served(inventory: Inventory) -> None:
-    plain = entry(inventory, PLAIN)
+    plain = inventory_entry(inventory, PLAIN)
     assert version_of(plain.device) is None
     assert [r.code for r in plain.reasons] == ["VC601", "VC602"]
 
 
 def test_facts_complete_the_device_version(inventory: Inventory, registry: vfiocompat.Registry) -> None:
-    versions = [version_of(with_facts(inventory, d, FACTS)) for d in (VF0, VF1)]
+    versions = [version_of(with_facts(vf(inventory, d), FACTS)) for d in (VF0, VF1)]
     assert versions == [KNOWN, KNOWN]
     assert_compatible(registry, versions[0], versions[1], rule="pds-vf-identical-device")
 
@@ -161,8 +147,8 @@ def test_facts_complete_the_device_version(inventory: Inventory, registry: vfioc
 def test_devlink_info_json_file(inventory: Inventory, registry: vfiocompat.Registry, tmp_path: Path) -> None:
     saved = tmp_path / "info.json"
     saved.write_text(json.dumps(devlink_info()))
-    assert version_of(with_facts(inventory, VF0, {"devlink_info_json": str(saved)})) == KNOWN
-    newer = version_of(with_facts(inventory, VF1, {"devlink_info_json": str(saved), "fw_version": "1.68.0-58"}))
+    assert version_of(with_facts(vf(inventory, VF0), devlink_info_json=str(saved))) == KNOWN
+    newer = version_of(with_facts(vf(inventory, VF1), devlink_info_json=str(saved), fw_version="1.68.0-58"))
     assert newer == pds(fw="1.68.0-58")
     assert_refused(registry, KNOWN, newer, code="PDS_FW_MISMATCH")
 
@@ -183,20 +169,23 @@ def test_unusable_devlink_output_fails_closed(inventory: Inventory, tmp_path: Pa
     saved = tmp_path / "info.json"
     saved.write_text(content)
     with pytest.raises(vfiocompat.DeviceFactMissing) as raised:
-        version_of(with_facts(inventory, VF0, {"devlink_info_json": str(saved)}))
+        version_of(with_facts(vf(inventory, VF0), devlink_info_json=str(saved)))
     assert raised.value.fact == fact
 
 
-def test_pf_not_on_pds_core_is_refused(inventory: Inventory, tmp_path: Path) -> None:
-    import shutil
-
-    root = tmp_path / "sys"
-    shutil.copytree(FIXTURE / "sys", root, symlinks=True)
-    link = root / "devices/pci0000:b4/0000:b4:01.0/0000:b5:00.0/driver"
-    link.unlink()
-    copy = probe(str(root), load_registry(PLUGIN))
+@pytest.mark.parametrize(("name", "says"), [("absent.json", "No such file"), (".", "not a regular file")])
+def test_unusable_devlink_file_fails_closed(inventory: Inventory, tmp_path: Path, name: str, says: str) -> None:
     with pytest.raises(vfiocompat.DeviceFactMissing) as raised:
-        version_of(with_facts(copy, VF0, FACTS))
+        version_of(with_facts(vf(inventory, VF0), devlink_info_json=str(tmp_path / name)))
+    assert raised.value.fact == "devlink_info_json" and "cannot use devlink_info_json" in raised.value.message
+    assert says in raised.value.message and raised.value.hint is not None and "devlink" in raised.value.hint
+
+
+def test_pf_not_on_pds_core_is_refused(registry: vfiocompat.Registry, tmp_path: Path) -> None:
+    copy = copy_fixture(FIXTURE, tmp_path)
+    (copy / "sys/devices/pci0000:b4/0000:b4:01.0/0000:b5:00.0/driver").unlink()
+    with pytest.raises(vfiocompat.DeviceFactMissing) as raised:
+        version_of(with_facts(vf(probe_fixture(registry, copy), VF0), FACTS))
     assert raised.value.fact == "pf_driver"
 
 
@@ -208,17 +197,5 @@ def test_devices_of_others_are_not_served() -> None:
 
 
 def test_probe_with_the_fixture_config_facts(registry: vfiocompat.Registry) -> None:
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover - Python 3.9/3.10
-        import tomli as tomllib
-    config = tomllib.loads((FIXTURE / "config.toml").read_text())
-    facts = {device_id: {k: str(v) for k, v in table.items()} for device_id, table in config["facts"].items()}
-    expected = json.loads((FIXTURE / "expected-config.json").read_text())
-    inventory = probe(str(FIXTURE / "sys"), registry, facts=facts)
-    got = {e.device.id: e.device_version for e in inventory.devices if e.device_version}
-    assert got == expected["devices"] == {VF0: KNOWN, VF1: KNOWN}
-    for version in set(got.values()):
-        assert_compatible(registry, version, version)
-    for pair in expected["pairs"]:
-        assert registry.check(pair["source"], pair["target"]).compatible is pair["compatible"], pair
+    inventory = assert_fixture_probes_as_expected(registry, FIXTURE, config=True)
+    assert device_versions(inventory) == {VF0: KNOWN, VF1: KNOWN}

@@ -13,7 +13,7 @@ from typing import Any, Dict, List, Optional
 
 from vfiocompat import DeviceFactMissing, hookimpl
 
-from .devlink import DevlinkFormatError, pf_info, read_bounded
+from .devlink import MAX_JSON_BYTES, DevlinkFormatError, pf_info
 
 __all__ = ["TABLE_FILE", "VENDOR", "DRIVER", "PF_DRIVER", "INTERFACE", "vfiocompat_tables",
            "vfiocompat_device_version"]
@@ -90,8 +90,8 @@ def _devlink_facts(device: Any, pf: str) -> Dict[str, str]:
     path = device.fact("devlink_info_json")
     if path is not None:
         try:
-            saved = pf_info(read_bounded(path), pf)
-        except (OSError, DevlinkFormatError) as error:
+            saved = pf_info(device.read_fact_file("devlink_info_json", MAX_JSON_BYTES, hint=how), pf)
+        except DevlinkFormatError as error:
             raise DeviceFactMissing(f"{device.id}: cannot use devlink_info_json {path[:200]!r}: {error}",
                                     fact="devlink_info_json", hint=how) from None
         if saved is None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from typing import Dict, Optional
 
-__all__ = ["MAX_JSON_BYTES", "DevlinkFormatError", "read_bounded", "pf_info"]
+__all__ = ["MAX_JSON_BYTES", "DevlinkFormatError", "pf_info"]
 
 #: Largest devlink JSON read.
 MAX_JSON_BYTES = 4 << 20
@@ -22,18 +22,6 @@ MAX_JSON_BYTES = 4 << 20
 
 class DevlinkFormatError(ValueError):
     """The text is not ``devlink -j dev info`` output."""
-
-
-def read_bounded(path: str) -> str:
-    """The text of ``path``, at most :data:`MAX_JSON_BYTES` bytes; OSError and DevlinkFormatError propagate."""
-    with open(path, "rb") as handle:
-        raw = handle.read(MAX_JSON_BYTES + 1)
-    if len(raw) > MAX_JSON_BYTES:
-        raise DevlinkFormatError(f"{path} is larger than {MAX_JSON_BYTES} bytes")
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise DevlinkFormatError(f"{path} is not UTF-8 text: {error}") from None
 
 
 def pf_info(text: str, pf_address: str) -> Optional[Dict[str, Optional[str]]]:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import shutil
 from importlib import metadata, resources
 from pathlib import Path
 from typing import Any
@@ -11,14 +9,18 @@ from typing import Any
 import pytest
 
 import vfiocompat
-from vfiocompat.host.inventory import HostDevice, Inventory, InventoryDevice
-from vfiocompat.host.probe import probe
+from vfiocompat.host.inventory import HostDevice, Inventory
 from vfiocompat.testing import (
     assert_compatible,
     assert_examples_decide_every_rule,
     assert_examples_pass,
+    assert_fixture_probes_as_expected,
     assert_refused,
+    copy_fixture,
+    device_versions,
+    inventory_entry,
     load_registry,
+    probe_fixture,
     requires_plugin,
 )
 
@@ -49,11 +51,7 @@ def registry() -> vfiocompat.Registry:
 
 @pytest.fixture(scope="module")
 def inventory(registry: vfiocompat.Registry) -> Inventory:
-    return probe(str(FIXTURE / "sys"), registry)
-
-
-def entry(inventory: Inventory, device_id: str) -> InventoryDevice:
-    return next(e for e in inventory.devices if e.device.id == device_id)
+    return probe_fixture(registry, FIXTURE)
 
 
 def version_of(device: HostDevice) -> Any:
@@ -64,14 +62,13 @@ def version_of(device: HostDevice) -> Any:
 
 def modified_copy(tmp_path: Path, registry: vfiocompat.Registry, relative: str, text: str) -> Inventory:
     """Probe a copy of the fixture in which the file ``relative`` holds ``text`` (or is removed if empty)."""
-    root = tmp_path / "sys"
-    shutil.copytree(FIXTURE / "sys", root, symlinks=True)
-    target = root / relative
+    copy = copy_fixture(FIXTURE, tmp_path)
+    target = copy / "sys" / relative
     if text:
         target.write_text(text)
     else:
         target.unlink()
-    return probe(str(root), registry)
+    return probe_fixture(registry, copy)
 
 
 # -- installation and table -------------------------------------------------------------------------
@@ -115,35 +112,24 @@ def test_only_identical_devices_are_admitted(registry: vfiocompat.Registry, sour
 # -- the sysfs fixture ------------------------------------------------------------------------------
 
 
-def test_probe_gives_exactly_the_fixture_expectation(inventory: Inventory) -> None:
-    expected = json.loads((FIXTURE / "expected.json").read_text())
-    got = {e.device.id: e.device_version for e in inventory.devices if e.device_version}
-    assert got == expected["devices"] == {VF0: KNOWN, VF1: KNOWN}
+def test_probe_gives_exactly_the_fixture_expectation_and_its_pairs(registry: vfiocompat.Registry) -> None:
+    inventory = assert_fixture_probes_as_expected(registry, FIXTURE)
+    assert device_versions(inventory) == {VF0: KNOWN, VF1: KNOWN}
     assert [e.device.id for e in inventory.devices] == [VF0, VF1, PLAIN]
     assert all(e.version_plugin == PLUGIN for e in inventory.devices if e.device_version)
-    assert inventory.issues == ()
 
 
 def test_fixture_devices_are_compatible_with_themselves_and_each_other(inventory: Inventory,
                                                                        registry: vfiocompat.Registry) -> None:
-    first, second = (entry(inventory, d).device_version for d in (VF0, VF1))
+    first, second = (inventory_entry(inventory, d).device_version for d in (VF0, VF1))
     assert first is not None and second is not None
     assert_compatible(registry, first, first, rule="virtio-net-vf-identical-device")
     assert_compatible(registry, first, second)
     assert_compatible(registry, second, first)
 
 
-def test_fixture_pairs_are_decided_as_expected(registry: vfiocompat.Registry) -> None:
-    expected = json.loads((FIXTURE / "expected.json").read_text())
-    for pair in expected["pairs"]:
-        verdict = registry.check(pair["source"], pair["target"])
-        assert verdict.compatible is pair["compatible"], pair
-        if "code" in pair:
-            assert pair["code"] in verdict.codes, (pair, verdict.codes)
-
-
 def test_vf_on_plain_vfio_pci_is_not_served(inventory: Inventory) -> None:
-    plain = entry(inventory, PLAIN)
+    plain = inventory_entry(inventory, PLAIN)
     assert version_of(plain.device) is None
     assert [r.code for r in plain.reasons] == ["VC601", "VC602"]
 
@@ -152,7 +138,7 @@ def test_pf_without_admin_vq_gives_adminvq_0(tmp_path: Path, registry: vfiocompa
     features = (FIXTURE / "sys" / PF_DIR / "virtio0/features").read_text().strip()
     cleared = features[:41] + "0" + features[42:]
     copy = modified_copy(tmp_path, registry, f"{PF_DIR}/virtio0/features", cleared + "\n")
-    version = entry(copy, VF0).device_version
+    version = inventory_entry(copy, VF0).device_version
     assert version == virtio(adminvq="0")
     assert_refused(registry, KNOWN, version, code="VIRTIO_NO_ADMIN_VQ")
 
@@ -160,7 +146,7 @@ def test_pf_without_admin_vq_gives_adminvq_0(tmp_path: Path, registry: vfiocompa
 def test_128_bit_feature_strings_are_read(tmp_path: Path, registry: vfiocompat.Registry) -> None:
     features = (FIXTURE / "sys" / PF_DIR / "virtio0/features").read_text().strip()
     copy = modified_copy(tmp_path, registry, f"{PF_DIR}/virtio0/features", features + "0" * 64 + "\n")
-    assert entry(copy, VF0).device_version == KNOWN
+    assert inventory_entry(copy, VF0).device_version == KNOWN
 
 
 def test_vf_with_bar0(tmp_path: Path, registry: vfiocompat.Registry) -> None:
@@ -169,8 +155,8 @@ def test_vf_with_bar0(tmp_path: Path, registry: vfiocompat.Registry) -> None:
     lines[0] = "0x0000000000001000 0x000000000000101f 0x0000000000040101"
     copy = modified_copy(tmp_path, registry, "devices/pci0000:5d/0000:5d:00.0/0000:5e:00.1/resource",
                          "\n".join(lines) + "\n")
-    assert entry(copy, VF0).device_version == virtio(bar0="1")
-    assert_refused(registry, entry(copy, VF1).device_version, virtio(bar0="1"), code="VIRTIO_BAR0_MISMATCH")
+    assert inventory_entry(copy, VF0).device_version == virtio(bar0="1")
+    assert_refused(registry, inventory_entry(copy, VF1).device_version, virtio(bar0="1"), code="VIRTIO_BAR0_MISMATCH")
 
 
 @pytest.mark.parametrize(
@@ -187,7 +173,7 @@ def test_vf_with_bar0(tmp_path: Path, registry: vfiocompat.Registry) -> None:
 def test_unreadable_sysfs_is_refused_with_vc608(tmp_path: Path, registry: vfiocompat.Registry, relative: str,
                                                 text: str, fact: str) -> None:
     copy = modified_copy(tmp_path, registry, relative, text)
-    found = entry(copy, VF0)
+    found = inventory_entry(copy, VF0)
     assert found.device_version is None
     missing = [r for r in found.reasons if r.code == "VC608"]
     assert len(missing) == 1 and missing[0].field == fact and missing[0].plugin == PLUGIN
