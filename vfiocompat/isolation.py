@@ -12,10 +12,9 @@ holding the GIL cannot be stopped in-process at all (see docs/limits.md).
 from __future__ import annotations
 
 import os
-import queue
 import threading
 import time
-from dataclasses import dataclass
+from collections import deque
 from functools import partial
 from typing import Any, Callable, List, Optional, Sequence, Tuple
 
@@ -26,7 +25,6 @@ __all__ = [
     "TIMEOUT_ENV",
     "HookFailed",
     "Sandbox",
-    "Staged",
     "call_plugin",
     "describe_error",
     "timeout_from_environment",
@@ -46,12 +44,16 @@ def describe_error(error: BaseException) -> str:
 
 
 class HookFailed(Exception):
-    """A plugin's code raised or overran its time; ``error`` is what it raised (SystemExit included)."""
+    """A plugin's code raised or overran its time; ``error`` is what it raised (SystemExit included).
 
-    def __init__(self, error: BaseException, *, timed_out: bool = False) -> None:
+    From :meth:`Sandbox.call_staged`, ``marks`` are the values marked before the stage that failed.
+    """
+
+    def __init__(self, error: BaseException, *, timed_out: bool = False, marks: Tuple[Any, ...] = ()) -> None:
         super().__init__(describe_error(error))
         self.error = error
         self.timed_out = timed_out
+        self.marks = marks
 
 
 def call_plugin(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -121,15 +123,6 @@ class _StagedJob(_Job):
         self.marked_at = time.monotonic()
 
 
-@dataclass(frozen=True)
-class Staged:
-    """What :meth:`Sandbox.call_staged` got: the values marked, in order, then the result or the failure."""
-
-    marks: Tuple[Any, ...]
-    value: Any = None
-    failure: Optional[HookFailed] = None
-
-
 class Sandbox:
     """One plugin's calls, run on its own worker thread, each bounded by ``timeout`` seconds."""
 
@@ -137,7 +130,7 @@ class Sandbox:
         self.name = name
         self.timeout = timeout
         self.hung = False
-        self._jobs: Optional[queue.SimpleQueue[_Job]] = None
+        self._jobs: Optional[_Queue] = None
 
     def call(self, function: Callable[..., Any], *args: Any, convert: Optional[Callable[[Any], Any]] = None,
              **kwargs: Any) -> Any:
@@ -163,11 +156,12 @@ class Sandbox:
                 results.append((False, failure))
         return results
 
-    def call_staged(self, function: Callable[[Callable[[Any], None]], Any]) -> Staged:
+    def call_staged(self, function: Callable[[Callable[[Any], None]], Any]) -> Tuple[Any, ...]:
         """``function(mark)`` in one hand-off, where ``mark(value)`` ends a stage; each stage gets the full bound.
 
-        A plugin's import, its tables hook and each table's reading are one job instead of a hand-off
-        each. When a stage raises or overruns, the marks made before it say which stage it was.
+        Returns the values marked, in order. A plugin's import, its tables hook and each table's reading
+        are one job instead of a hand-off each; the :class:`HookFailed` of a stage that raises or
+        overruns carries the marks made before it, which say which stage it was.
         """
         job = _StagedJob(function)
         self._submit(job)
@@ -178,13 +172,15 @@ class Sandbox:
                 left = job.marked_at + self.timeout - time.monotonic()
                 if left <= 0:
                     self.hung = True
-                    overran = HookFailed(TimeoutError(f"did not answer within {self.timeout:g} s"), timed_out=True)
-                    return Staged(tuple(job.marks), failure=overran)
+                    raise HookFailed(TimeoutError(f"did not answer within {self.timeout:g} s"), timed_out=True,
+                                     marks=tuple(job.marks))
         marks = tuple(job.marks)
         try:
-            return Staged(marks, self._outcome(job))
+            self._outcome(job)
         except HookFailed as failure:
-            return Staged(marks, failure=failure)
+            failure.marks = marks
+            raise
+        return marks
 
     def _submit(self, job: _Job) -> _Job:
         if self.hung:
@@ -195,7 +191,7 @@ class Sandbox:
             job.run()
         else:
             if self._jobs is None:
-                self._jobs = queue.SimpleQueue()
+                self._jobs = _Queue()
                 threading.Thread(target=_work, args=(self._jobs,), name=f"vfiocompat-plugin-{self.name}",
                                  daemon=True).start()
             self._jobs.put(job)
@@ -214,6 +210,22 @@ class Sandbox:
         return job.value
 
 
-def _work(jobs: queue.SimpleQueue[_Job]) -> None:
+class _Queue:
+    """The jobs waiting for one plugin's worker (the queue module costs a cold check half a millisecond)."""
+
+    def __init__(self) -> None:
+        self._jobs: deque[_Job] = deque()
+        self._ready = threading.Semaphore(0)
+
+    def put(self, job: _Job) -> None:
+        self._jobs.append(job)
+        self._ready.release()
+
+    def get(self) -> _Job:
+        self._ready.acquire()
+        return self._jobs.popleft()
+
+
+def _work(jobs: _Queue) -> None:
     while True:
         jobs.get().run()

@@ -20,7 +20,7 @@ import pluggy
 
 from . import hookspecs
 from .errors import TableError
-from .isolation import DEFAULT_TIMEOUT, HookFailed, Sandbox, Staged, call_plugin, describe_error
+from .isolation import DEFAULT_TIMEOUT, HookFailed, Sandbox, call_plugin, describe_error
 from .table_files import decode_head, decode_table, read_raw
 from .table_loader import TableHandle, open_table
 from .tables import Table
@@ -270,13 +270,15 @@ def load_plugins(found: Sequence[FoundPlugin], disabled: Iterable[str] = (),
         manager = pluggy.PluginManager(ENTRY_POINT_GROUP)
         manager.add_hookspecs(hookspecs)
         # One hand-off to the plugin's worker for its import, registration, tables hook and tables.
-        loaded = sandbox.call_staged(partial(_load, plugin, manager))
-        if not loaded.marks:
-            error = cast(HookFailed, loaded.failure)
+        try:
+            marks, error = sandbox.call_staged(partial(_load, plugin, manager)), None
+        except HookFailed as failed:
+            marks, error = failed.marks, failed
+        if error is not None and not marks:
             failure = PluginFailure(plugin.name, failure_code(error, "VC301"), f"failed to load: {error}")
             records.append(PluginRecord(plugin.name, plugin.distribution, plugin.version, load_failures=(failure,)))
             continue
-        tables, failures = _tables_of(plugin.name, loaded)
+        tables, failures = _tables_of(plugin.name, marks, error)
         if manager.hook.vfiocompat_parse_fields.get_hookimpls():
             parse_hooks[plugin.name] = _parse_hook(manager, sandbox)
         if manager.hook.vfiocompat_device_version.get_hookimpls():
@@ -381,16 +383,16 @@ def _opened(source: Any, plugin: str) -> Union[TableHandle, PluginFailure]:
         return PluginFailure(plugin, "VC302", f"reading a table raised {describe_error(error)}")
 
 
-def _tables_of(name: str, loaded: Staged) -> Tuple[List[TableHandle], List[PluginFailure]]:
+def _tables_of(name: str, marks: Tuple[Any, ...],
+               error: Optional[HookFailed]) -> Tuple[List[TableHandle], List[PluginFailure]]:
     """The tables and table failures of a plugin that registered, from the marks :func:`_load` made."""
-    error = loaded.failure
-    if len(loaded.marks) < 2:
+    if len(marks) < 2:
         if error is None:
             return [], []  # no tables hook
         code = failure_code(error)
         what = "vfiocompat_tables raised" if code == "VC302" else "vfiocompat_tables:"
         return [], [PluginFailure(name, code, f"{what} {error.error if code == 'VC303' else error}")]
-    count, opened = loaded.marks[1], loaded.marks[2:]
+    count, opened = marks[1], marks[2:]
     tables = [item for item in opened if isinstance(item, TableHandle)]
     failures = [item for item in opened if isinstance(item, PluginFailure)]
     if error is not None:
