@@ -29,13 +29,13 @@ QAT_FIXTURES = ("qat-4xxx", "qat-402xx-rl")
 #: What the plugin builds for each fixture VF once the facts of the fixture's config.toml are applied.
 WITH_FACTS: Dict[str, Dict[str, str]] = {
     "qat-4xxx": {
-        "pci:0000:6b:00.1": "0x8086:1:qat=gen4;dev=4941;mstate=1;gencap=0x3c1f;extdc=0x1;svc=asym,sym;sla=;cir=0;pir=0",
-        "pci:0000:6b:00.2": "0x8086:1:qat=gen4;dev=4941;mstate=1;gencap=0x3c1f;extdc=0x1;svc=asym,sym;sla=;cir=0;pir=0",
+        "pci:0000:6b:00.1": "0x8086:1:qat=gen4;dev=4941;mstate=1;gencap=0x3c1f;extdc=0x1;svc=asym,sym;sla=;cir=;pir=",
+        "pci:0000:6b:00.2": "0x8086:1:qat=gen4;dev=4941;mstate=1;gencap=0x3c1f;extdc=0x1;svc=asym,sym;sla=;cir=;pir=",
     },
     "qat-402xx-rl": {
-        "pci:0000:e8:00.1": "0x8086:1:qat=gen4;dev=4945;mstate=1;gencap=0x20c0;extdc=0x1;svc=dc;sla=dc/0xf;cir=500;"
-                            "pir=1000",
-        "pci:0000:e8:00.2": "0x8086:1:qat=gen4;dev=4945;mstate=1;gencap=0x20c0;extdc=0x1;svc=dc;sla=;cir=0;pir=0",
+        "pci:0000:e8:00.1": "0x8086:1:qat=gen4;dev=4945;mstate=1;gencap=0x20c0;extdc=0x1;svc=dc;sla=dc/0x3,dc/0xc;"
+                            "cir=dc/0x3:500,dc/0xc:200;pir=dc/0x3:1000,dc/0xc:400",
+        "pci:0000:e8:00.2": "0x8086:1:qat=gen4;dev=4945;mstate=1;gencap=0x20c0;extdc=0x1;svc=dc;sla=;cir=;pir=",
     },
 }
 FACTS = {"qat_mstate_version": "1", "qat_gencap": "0x3c1f", "qat_extdc": "0x1"}
@@ -147,6 +147,31 @@ def test_sla_direction_between_the_fixture_vfs(registry: vfiocompat.Registry) ->
     assert_refused(registry, with_sla, without, "QAT_SLA_SRC_MISMATCH")
 
 
+def _rl_vf(registry: vfiocompat.Registry, sla: str) -> str:
+    """The device_version the plugin builds for the rate-limited fixture's VF 0 with ``qat_sla`` = ``sla``."""
+    facts = {**_config("qat-402xx-rl").facts["pci:0000:e8:00.1"], "qat_sla": sla}
+    version: str = _hook()(_first_vf(FIXTURES / "qat-402xx-rl" / "sys", registry, facts))
+    return version
+
+
+def test_sla_checks_per_key_between_built_device_versions(registry: vfiocompat.Registry) -> None:
+    # Two SLAs of different rates on VF 0, as config.toml gives them; each variant changes one thing.
+    source = _rl_vf(registry, "dc:0x3:500:1000,dc:0xc:200:400")
+    assert source == WITH_FACTS["qat-402xx-rl"]["pci:0000:e8:00.1"]
+    missing_one = _rl_vf(registry, "dc:0x3:500:1000")
+    # The driver logs only the SRC mismatch; the map tests on cir and pir fail on the missing key too.
+    assert registry.check(source, missing_one).codes == ("QAT_SLA_SRC_MISMATCH", "QAT_SLA_DST_MISMATCH",
+                                                         "QAT_SLA_DST_MISMATCH")
+    lower_cir = _rl_vf(registry, "dc:0x3:500:1000,dc:0xc:199:400")
+    assert registry.check(source, lower_cir).codes == ("QAT_SLA_DST_MISMATCH",)
+    lower_pir = _rl_vf(registry, "dc:0x3:500:999,dc:0xc:200:400")
+    assert [r.field for r in registry.check(source, lower_pir).reasons] == ["pir"]
+    assert_compatible(registry, source, _rl_vf(registry, "dc:0x3:500:1000,dc:0xc:201:400"))
+    assert_compatible(registry, source, _rl_vf(registry, "dc:0x3:900:1000,dc:0xc:200:4000,dc:0x30:1:1"))
+    assert_compatible(registry, missing_one, source)  # the target's extra SLA is never looked at
+    assert_compatible(registry, lower_cir, source)  # higher rates on the target: the other direction loads
+
+
 def test_older_state_version_goes_to_a_newer_host_only(registry: vfiocompat.Registry) -> None:
     inventory = probe(str(FIXTURES / "qat-4xxx" / "sys"), registry)
     device = inventory.devices[0].device
@@ -220,17 +245,20 @@ def test_rate_limiting_on_needs_the_sla_fact(registry: vfiocompat.Registry) -> N
     error = _refusal(device)
     assert error.fact == "qat_sla" and "qat_rl/" in error.message
     assert error.hint is not None and "sla_op" in error.hint
-    assert ";sla=;cir=0;pir=0" in _hook()(dataclasses.replace(device, facts={**FACTS, "qat_sla": "none"}))
+    assert ";sla=;cir=;pir=" in _hook()(dataclasses.replace(device, facts={**FACTS, "qat_sla": "none"}))
 
 
 @pytest.mark.parametrize(
     ("sla", "expected"),
     [
-        ("sym:0xF:500:1000", "sla=sym/0xf;cir=500;pir=1000"),
-        ("sym:0x0f:500:1000, asym:0xf0:500:1000", "sla=asym/0xf0,sym/0xf;cir=500;pir=1000"),
-        ("", "sla=;cir=0;pir=0"),
+        ("sym:0xF:500:1000", "sla=sym/0xf;cir=sym/0xf:500;pir=sym/0xf:1000"),
+        ("sym:0x0f:500:1000, asym:0xf0:500:1000", "sla=asym/0xf0,sym/0xf;cir=asym/0xf0:500,sym/0xf:500;"
+                                                  "pir=asym/0xf0:1000,sym/0xf:1000"),
+        ("sym:0xf:500:1000,asym:0xf0:800:900", "sla=asym/0xf0,sym/0xf;cir=asym/0xf0:800,sym/0xf:500;"
+                                               "pir=asym/0xf0:900,sym/0xf:1000"),
+        ("", "sla=;cir=;pir="),
     ],
-    ids=["one", "two-same-rates-sorted", "empty"],
+    ids=["one", "two-same-rates-sorted", "two-different-rates", "empty"],
 )
 def test_sla_fact_forms(registry: vfiocompat.Registry, sla: str, expected: str) -> None:
     device = _first_vf(FIXTURES / "qat-402xx-rl" / "sys", registry, {**FACTS, "qat_sla": sla})
@@ -240,9 +268,10 @@ def test_sla_fact_forms(registry: vfiocompat.Registry, sla: str, expected: str) 
 @pytest.mark.parametrize(
     "sla",
     ["sym:0xf:500", "zip:0xf:500:1000", "sym:0x0:500:1000", "sym:f:500:1000", "sym:0xf:-1:1000",
-     "sym:0xf:500:1000,asym:0xf0:800:1000", ",".join(["sym:0x1:1:1"] * 5), "sym:0xf:4294967296:1"],
-    ids=["three-parts", "unknown-service", "empty-mask", "mask-without-0x", "negative", "different-rates",
-         "too-many", "rate-over-u32"],
+     "sym:0xf:500:1000,sym:0xf:800:1000", "sym:0x3:1:1,asym:0x6:1:1",
+     ",".join(f"sym:{hex(1 << n)}:1:1" for n in range(5)), "sym:0xf:4294967296:1"],
+    ids=["three-parts", "unknown-service", "empty-mask", "mask-without-0x", "negative", "same-key-twice",
+         "ring-pair-in-two-slas", "too-many", "rate-over-u32"],
 )
 def test_bad_sla_facts_are_refused(registry: vfiocompat.Registry, sla: str) -> None:
     device = _first_vf(FIXTURES / "qat-402xx-rl" / "sys", registry, {**FACTS, "qat_sla": sla})

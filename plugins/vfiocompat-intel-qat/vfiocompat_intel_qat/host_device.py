@@ -10,7 +10,7 @@ read and every fact is listed with its kernel source in this plugin's README.
 from __future__ import annotations
 
 import re
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 from vfiocompat import DeviceFactMissing
 
@@ -112,7 +112,7 @@ def _services(device: Any, pf: str) -> str:
 def _sla_hint(device: Any, pf: str) -> str:
     return (f"query each SLA on PF {pf} (echo ID > qat_rl/id; echo get > qat_rl/sla_op; cat qat_rl/srv rp cir pir)"
             f" and set {FACT_SLA} = \"SRV:RP:CIR:PIR,...\" for those whose rp has a ring pair of this VF"
-            " (\"none\" when there is none)")
+            " (\"none\" when there is none); SLAs may have different rates")
 
 
 def _require_facts(device: Any, pf: str, rate_limited: bool) -> None:
@@ -138,20 +138,21 @@ def _slas(device: Any, pf: str, rate_limited: bool) -> Tuple[str, str, str]:
             raise _missing(device, f"fact {FACT_SLA} = {fact[:64]!r}, but its PF {pf} has no qat_rl/ (rate limiting"
                                    " is off, so the driver saves no SLA)", FACT_SLA,
                            f"remove {FACT_SLA} from [facts.\"{device.id}\"] or enable rate limiting on the PF")
-        return "", "0", "0"
+        return "", "", ""
     return _parse_slas(device, fact or "", _sla_hint(device, pf))
 
 
 def _parse_slas(device: Any, fact: str, hint: str) -> Tuple[str, str, str]:
+    """The ``sla`` set and the ``cir`` and ``pir`` maps, keyed ``srv/0xrpmask`` as the driver matches SLAs."""
     text = fact.strip()
     if text in ("", "none"):
-        return "", "0", "0"
+        return "", "", ""
     entries = text.split(",")
     if len(fact) > _MAX_FACT or len(entries) > _MAX_SLAS:
         raise _missing(device, f"fact {FACT_SLA} lists more than {_MAX_SLAS} SLAs or is longer than {_MAX_FACT}"
                                " characters", FACT_SLA, hint)
-    items: List[str] = []
-    rates = set()
+    rates: Dict[str, Tuple[int, int]] = {}
+    used = 0
     for entry in entries:
         parts = [part.strip().lower() for part in entry.split(":")]
         if (len(parts) != 4 or parts[0] not in SLA_SERVICES or not _HEX.match(parts[1]) or int(parts[1], 16) == 0
@@ -159,15 +160,16 @@ def _parse_slas(device: Any, fact: str, hint: str) -> Tuple[str, str, str]:
             raise _missing(device, f"fact {FACT_SLA} item {entry[:64]!r} is not SRV:RP:CIR:PIR (SRV one of"
                                    f" {', '.join(SLA_SERVICES)}, RP a non-zero hex mask, CIR and PIR decimal)",
                            FACT_SLA, hint)
-        items.append(f"{parts[0]}/{hex(int(parts[1], 16))}")
-        rates.add((int(parts[2]), int(parts[3])))
-    if len(rates) > 1:
-        # The string carries one cir/pir pair; taking the lowest or highest would be wrong in one direction.
-        raise _missing(device, f"fact {FACT_SLA} gives SLAs of different rates, which one device_version cannot"
-                               " describe (one cir/pir pair per VF)", FACT_SLA,
-                       "give this VF's SLAs one cir/pir (qat_rl/sla_op update), or check this migration by hand")
-    cir, pir = rates.pop()
-    return ",".join(sorted(set(items))), str(cir), str(pir)
+        mask = int(parts[1], 16)
+        if mask & used:
+            # prepare_rp_ids() refuses a ring pair already in another SLA, so no two SLAs share one (adf_rl.c).
+            raise _missing(device, f"fact {FACT_SLA} puts a ring pair of {parts[1]} in two SLAs, which the driver"
+                                   " never allows (RP already assigned to other SLA)", FACT_SLA, hint)
+        used |= mask
+        rates[f"{parts[0]}/{hex(mask)}"] = (int(parts[2]), int(parts[3]))
+    keys = sorted(rates)
+    return (",".join(keys), ",".join(f"{key}:{rates[key][0]}" for key in keys),
+            ",".join(f"{key}:{rates[key][1]}" for key in keys))
 
 
 def _fact_values(device: Any) -> Tuple[str, str, str]:
