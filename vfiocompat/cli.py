@@ -101,10 +101,21 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _registry(args: argparse.Namespace) -> Any:
+    return registry_for(args)
+
+
+def registry_for(args: argparse.Namespace, *, also_disabled: Sequence[str] = (),
+                 plugin_timeout: Optional[float] = None) -> Any:
+    """The registry the common options ask for; ``--disable-plugin`` of a name not installed is a usage error.
+
+    ``also_disabled`` (a host config's list) may name plugins this host lacks: only the command line is held
+    to what is installed.
+    """
     from .registry import Registry
 
     registry = Registry.from_environment(
-        tables=args.table, disabled=args.disable_plugin, entry_points=not args.no_plugins,
+        tables=args.table, disabled=[*args.disable_plugin, *also_disabled], entry_points=not args.no_plugins,
+        plugin_timeout=plugin_timeout,
     )
     known = {record.name for record in registry.plugins}
     unknown = [name for name in args.disable_plugin if name not in known]

@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 import io
 from pathlib import Path
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List
 
 import pytest
 
 from vfiocompat.cli import main
-from vfiocompat.errors import HostConfigError
+from vfiocompat.errors import HostConfigError, UsageError
 from vfiocompat.host import cli as host_cli
 from vfiocompat.host.config import DEFAULT_CONFIG, HostConfig, config_of, load_host_config
 
@@ -159,33 +159,27 @@ def test_sysfs_root_order_option_environment_file_default(tmp_path: Path, monkey
 
 def test_registry_of_disables_the_files_plugins_and_passes_its_timeout(tmp_path: Path,
                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    import inspect
+    from types import SimpleNamespace
 
     from vfiocompat.registry import Registry
 
     calls: List[Dict[str, Any]] = []
 
-    def record(cls: Any, **kwargs: Any) -> Tuple[str, Dict[str, Any]]:
+    def record(cls: Any, **kwargs: Any) -> Any:
         calls.append(kwargs)
-        return ("registry", kwargs)
+        return SimpleNamespace(plugins=[SimpleNamespace(name="gvt")])
 
-    has_timeout = "plugin_timeout" in inspect.signature(Registry.from_environment).parameters
     monkeypatch.setattr(Registry, "from_environment", classmethod(record))
-    if has_timeout:
-        # The stand-in must look like the real signature for the keyword to be passed.
-        monkeypatch.setattr(Registry, "from_environment",
-                            classmethod(lambda cls, *, tables=(), disabled=(), entry_points=True,
-                                        plugin_timeout=None: record(cls, tables=tables, disabled=disabled,
-                                                                    entry_points=entry_points,
-                                                                    plugin_timeout=plugin_timeout)))
     for name in ("VFIOCOMPAT_DISABLE_PLUGINS", "VFIOCOMPAT_PLUGIN_TIMEOUT", "VFIOCOMPAT_CONFIG"):
         monkeypatch.delenv(name, raising=False)
     path = write(tmp_path, 'disable_plugins = ["acme"]\nplugin_timeout = 1.5\n')
     host_cli.registry_of(_args(config=path, disable_plugin=["gvt"], no_plugins=False))
     [call] = calls
     assert list(call["disabled"]) == ["gvt", "acme"] and call["entry_points"] is True
-    if has_timeout:
-        assert call["plugin_timeout"] == 1.5
+    assert call["plugin_timeout"] == 1.5
+    # The file may name a plugin this host lacks; the command line may not.
+    with pytest.raises(UsageError, match="--disable-plugin 'nosuch': no installed plugin"):
+        host_cli.registry_of(_args(config=path, disable_plugin=["nosuch"], no_plugins=False))
 
 
 def test_a_bad_config_is_exit_2_for_host_commands(tmp_path: Path) -> None:

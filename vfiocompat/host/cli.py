@@ -64,19 +64,11 @@ def add_config_option(parser: Any) -> None:
 
 def registry_of(args: argparse.Namespace) -> Any:
     """The registry the common options and the host configuration ask for (``--config``, see :mod:`.config`)."""
-    import inspect
-
-    from ..registry import Registry
+    from ..cli import registry_for
     from .config import config_of
 
     config = config_of(args)
-    options: Dict[str, Any] = {}
-    # plugin_timeout arrived in Registry.from_environment with plugin isolation; older registries lack it.
-    if config.plugin_timeout is not None and "plugin_timeout" in inspect.signature(
-            Registry.from_environment).parameters:
-        options["plugin_timeout"] = config.plugin_timeout
-    return Registry.from_environment(tables=args.table, disabled=[*args.disable_plugin, *config.disable_plugins],
-                                     entry_points=not args.no_plugins, **options)
+    return registry_for(args, also_disabled=config.disable_plugins, plugin_timeout=config.plugin_timeout)
 
 
 def _emit(out: TextIO, form: Dict[str, Any]) -> None:
