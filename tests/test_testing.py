@@ -340,6 +340,30 @@ def test_examples_must_decide_every_rule(tmp_path: Path) -> None:
         assert_examples_decide_every_rule(load_registry(tables=[trimmed]), table="acme-widgets")
 
 
+def test_cold_only_and_warn_rules_count_as_decided_by_their_examples(tmp_path: Path) -> None:
+    from vfiocompat.testing import assert_examples_decide_every_rule
+
+    data = copy.deepcopy(BASE_TABLE)
+    data["schema_version"] = 2
+    data["rules"] += [
+        {"id": "same-k-any-n-cold", "effect": "allow", "level": "cold", "allow_downgrade": ["v"],
+         "conditions": [{"field": "k", "test": "equal"}]},
+        {"id": "warn-on-n-9", "effect": "warn", "code": "N_NINE", "message": "n is 9",
+         "conditions": [{"field": "n", "test": "one_of", "side": "target", "values": ["9"]}]},
+    ]
+    data["examples"] = [
+        {"source": dv(v="1.0"), "target": dv(v="2.0"), "compatible": True},
+        {"source": dv(v="2.0"), "target": dv(v="1.0"), "compatible": False},  # live: no; cold: yes
+    ]
+    path = tmp_path / "levels.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(AssertionError, match="warn-on-n-9"):
+        assert_examples_decide_every_rule(load_registry(tables=[path]), table="t")
+    data["examples"].append({"source": dv(n=9), "target": dv(n=9), "compatible": True})
+    path.write_text(json.dumps(data))
+    assert_examples_decide_every_rule(load_registry(tables=[path]), table="t")
+
+
 # -- sysfs fixtures ----------------------------------------------------------------------------------
 
 

@@ -262,14 +262,22 @@ def assert_examples_pass(
 def assert_examples_decide_every_rule(registry: Registry, *, table: str) -> None:
     """Fail unless each rule of table ``table`` decides at least one of the table's own examples.
 
-    A rule no example exercises is a rule nobody has seen work (or refuse).
+    A rule no example exercises is a rule nobody has seen work (or refuse). A rule decides an example
+    when it is the deciding rule at either level (a cold-only allow rule decides the cold verdict), or,
+    for a warn rule, when its warning is on the verdict.
     """
     __tracebackhide__ = True
     found = next((t for t in registry.tables if t.id == table), None)
     if found is None:
         raise AssertionError(f"no table {table!r} in the registry")
-    decided = {registry.check(e.source, e.target).decided_by for e in found.examples}
-    untested = sorted({r.id for r in found.rules} - {ref.rule for ref in decided if ref is not None})
+    exercised = set()
+    for example in found.examples:
+        for mode in ("live", "cold"):
+            verdict = registry.check(example.source, example.target, mode=mode)
+            if verdict.decided_by is not None:
+                exercised.add(verdict.decided_by.rule)
+            exercised.update(w.rule.rule for w in verdict.warnings)
+    untested = sorted({r.id for r in found.rules} - exercised)
     if untested:
         raise AssertionError(f"table {table!r}: no example is decided by rule(s) {', '.join(untested)}")
 
