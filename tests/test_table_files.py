@@ -207,3 +207,11 @@ def test_a_fifo_or_device_is_refused_without_blocking(tmp_path: Path) -> None:
     link.symlink_to("/dev/zero")
     with pytest.raises(TableError, match="not a regular file"):
         read_table(link)
+
+
+def test_a_document_may_let_its_bytes_go(tmp_path: Path) -> None:
+    raw = b'schema_version = 1\n[table]\nid = "t"\n'
+    kept = decode_table(raw, "t.toml", "t.toml")
+    dropped = decode_table(raw, "t.toml", "t.toml", keep_raw=False)
+    assert kept.raw == raw and dropped.raw == b""
+    assert dropped.data == kept.data and dropped.text == kept.text

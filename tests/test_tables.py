@@ -298,3 +298,24 @@ def test_paths_travel_as_tuples_and_are_placed_once() -> None:
 def test_format_field_look_up_is_a_dict() -> None:
     table = compiled(copy.deepcopy(BASE_TABLE))
     assert table.format.field("v") is table.format.fields[1] and table.format.field("zz") is None
+
+
+def test_consume_drops_each_compiled_rule_and_compiles_the_same_table() -> None:
+    data = with_rules(*[{"id": f"r{i}", "effect": "allow", "conditions": [
+        {"field": "k", "test": "one_of", "side": "source", "values": [f"k{i}"]}, {"field": "v", "test": "equal"}]}
+        for i in range(3)])
+    kept = compiled(copy.deepcopy(data))
+    consumed = compile_table(data, origin="t.toml", plugin="p", consume=True)
+    assert data["rules"] == [None, None, None]
+    def shape(table: Any) -> Any:
+        return [(r.id, r.effect, r.level, [c.description for c in r.conditions]) for r in table.rules]
+
+    assert shape(consumed) == shape(kept) and consumed.format == kept.format
+
+
+def test_consume_still_places_an_error_in_a_later_rule() -> None:
+    data = with_rules({"id": "a", "effect": "deny", "conditions": [{"field": "k", "test": "equal"}]},
+                      {"id": "a", "effect": "deny", "conditions": [{"field": "k", "test": "equal"}]})
+    with pytest.raises(TableError) as caught:
+        compile_table(data, origin="t.toml", plugin="p", consume=True)
+    assert "duplicate rule id (first at rules[0])" in caught.value.message and caught.value.rule == "a"

@@ -134,12 +134,17 @@ def _read_regular(path: Path, origin: str) -> bytes:
         os.close(handle)
 
 
-def decode_table(raw: bytes, origin: str, name: str) -> TableDocument:
-    """Decode a table file's bytes (UTF-8, TOML or JSON by ``name``); raise :class:`TableError`."""
+def decode_table(raw: bytes, origin: str, name: str, *, keep_raw: bool = True) -> TableDocument:
+    """Decode a table file's bytes (UTF-8, TOML or JSON by ``name``); raise :class:`TableError`.
+
+    ``keep_raw=False``: the document's ``raw`` is empty, so the caller's dropping the bytes frees them.
+    """
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         raise TableError(f"is not UTF-8 (byte {error.start})", code="VC501", location=origin) from None
+    if not keep_raw:
+        raw = b""  # frees the caller's bytes before the decoder's objects pile up, when this held the last reference
     if "\x00" in text:
         raise TableError("contains a NUL character; is it a binary file?", code="VC501", location=origin)
     syntax = _syntax(name, text)

@@ -80,9 +80,13 @@ def _rule_id(document: TableDocument, path: Sequence[object]) -> Optional[str]:
     return None
 
 
-def compile_document(document: TableDocument, plugin: str) -> Table:
-    """Compile a decoded document; errors are placed at ``file:line`` and spelt in TOML's or JSON's words."""
-    return compile_table(document.data, origin=document.origin, plugin=plugin, place=placer(document))
+def compile_document(document: TableDocument, plugin: str, *, consume: bool = False) -> Table:
+    """Compile a decoded document; errors are placed at ``file:line`` and spelt in TOML's or JSON's words.
+
+    ``consume``: the document is not used again, so each rule is dropped from it once compiled.
+    """
+    return compile_table(document.data, origin=document.origin, plugin=plugin, place=placer(document),
+                         consume=consume)
 
 
 def _claims(document: TableDocument) -> TableClaims:
@@ -196,10 +200,14 @@ def open_table(source: TableSource, plugin: str) -> TableHandle:
         check_counts(document)
         claims = _claims(document)
 
+    # The bytes are decoded once more on first use, then let go: the compiled table does not need them.
+    pending = [raw]
+    del raw
+
     def build() -> Table:
-        document = decode_table(raw, origin, name)
+        document = decode_table(pending.pop(), origin, name, keep_raw=False)
         check_counts(document)
-        table = compile_document(document, plugin)
+        table = compile_document(document, plugin, consume=True)
         if table.claims != claims:
             raise TableError("the claims read from the [table] section differ from the compiled table's; refused",
                              code="VC504", location=origin)
