@@ -103,10 +103,13 @@ class Rule:
     ref: RuleRef = field(default=None, repr=False, compare=False)  # type: ignore[assignment]
     #: The fields the rule tests, and its trials by their values (see :meth:`trial`).
     tested: Tuple[str, ...] = field(default=(), repr=False, compare=False)
-    _trials: Dict[Tuple[Any, ...], Tuple[RuleTrial, int]] = field(default_factory=dict, repr=False, compare=False)
+    #: Made on the first trial: most rules of a large table are never explained.
+    _trials: Optional[Dict[Tuple[Any, ...], Tuple[RuleTrial, int]]] = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "pinned_first", tuple(sorted(self.conditions, key=lambda c: c.pin is None)))
+        pinned_first = tuple(sorted(self.conditions, key=lambda c: c.pin is None))
+        # The same order is the same tuple: one per rule, not two.
+        object.__setattr__(self, "pinned_first", self.conditions if pinned_first == self.conditions else pinned_first)
         object.__setattr__(self, "tested", tuple(dict.fromkeys(
             name for c in self.conditions for name in (c.field, getattr(c, "other", c.field)))))
 
@@ -130,14 +133,18 @@ class Rule:
             key: Tuple[Any, ...] = (source.get(tested[0]), target.get(tested[0]))
         else:
             key = (*map(source.get, tested), *map(target.get, tested))
-        known = self._trials.get(key)
+        trials = self._trials
+        if trials is None:
+            trials = {}
+            object.__setattr__(self, "_trials", trials)
+        known = trials.get(key)
         if known is None:
             results = tuple(_result(c, self.ref, source, target) for c in self.conditions)
             count = sum(1 for r in results if not r.passed)
             known = (RuleTrial(self.ref, count == 0, results, self.description, self.notes, self.level), count)
-            if len(self._trials) >= _TRIALS_KEPT:
-                self._trials.clear()
-            self._trials[key] = known
+            if len(trials) >= _TRIALS_KEPT:
+                trials.clear()
+            trials[key] = known
         return known
 
     def holds(self, source: Mapping[str, Any], target: Mapping[str, Any]) -> bool:
