@@ -1,4 +1,4 @@
-"""vfiocompat.batch and `check --batch`: every line judged, the exit status 0 only when all are compatible."""
+"""vfiocompat._batch and `check --batch`: every line judged, the exit status 0 only when all are compatible."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from vfiocompat.batch import MAX_LINE_CHARS, read_pairs
+from vfiocompat._batch import MAX_LINE_CHARS, read_pairs
 from vfiocompat.errors import LimitError, UsageError
 
 from .test_cli import GOOD, NEWER, SCRIPT, conforms

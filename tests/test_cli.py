@@ -246,7 +246,7 @@ def test_command_module_map_names_exactly_what_each_module_adds() -> None:
     import argparse
     from importlib import import_module
 
-    from vfiocompat import cli
+    from vfiocompat import _cli as cli
 
     added: Dict[str, str] = {}
     for module in dict.fromkeys(cli._COMMAND_MODULES.values()):
@@ -264,7 +264,7 @@ def test_command_module_map_names_exactly_what_each_module_adds() -> None:
 
 
 def _imported_by(*argv: str) -> List[str]:
-    code = ("import io, sys\nfrom vfiocompat.cli import main\n"
+    code = ("import io, sys\nfrom vfiocompat._cli import main\n"
             f"status = main({list(argv)!r}, io.StringIO(), io.StringIO())\n"
             "print(status, *sorted(m for m in sys.modules if m.startswith('vfiocompat.')))\n")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
@@ -275,15 +275,15 @@ def _imported_by(*argv: str) -> List[str]:
 def test_a_check_imports_no_other_command_module() -> None:
     status, *modules = _imported_by("check", GOOD, GOOD)
     assert status == "0"
-    assert not {"vfiocompat.scaffold", "vfiocompat.host.cli", "vfiocompat.host.libvirt_cli", "vfiocompat.host.doctor",
-                "vfiocompat.completion"} & set(modules)
+    assert not {"vfiocompat._scaffold", "vfiocompat.host.cli", "vfiocompat.host.libvirt_cli", "vfiocompat.host.doctor",
+                "vfiocompat._completion"} & set(modules)
     status, *modules = _imported_by("doctor", "--help")
-    assert "vfiocompat.host.doctor" in modules and "vfiocompat.scaffold" not in modules
+    assert "vfiocompat.host.doctor" in modules and "vfiocompat._scaffold" not in modules
 
 
 @pytest.mark.parametrize("argv", [["--help"], ["bogus"]])
 def test_help_and_unknown_commands_name_every_command(argv: List[str]) -> None:
-    from vfiocompat import cli
+    from vfiocompat import _cli as cli
 
     result = run(*argv)
     text = result.stdout + result.stderr

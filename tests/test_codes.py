@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from vfiocompat.codes import CODES, lookup
-from vfiocompat.verdict import LAYERS
+from vfiocompat._codes import CODES, lookup
+from vfiocompat._verdict import LAYERS
 
 PACKAGE = Path(__file__).resolve().parent.parent / "vfiocompat"
 

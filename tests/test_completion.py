@@ -13,7 +13,7 @@ from typing import Dict, List
 
 import pytest
 
-from vfiocompat.cli import build_parser, main
+from vfiocompat._cli import build_parser, main
 
 SCRIPT = Path(sys.executable).parent / "vfiocompat"
 
@@ -126,7 +126,7 @@ def test_without_shtab_one_line_says_how_to_get_it(monkeypatch: pytest.MonkeyPat
 
 
 def test_shtab_is_imported_only_by_the_completion_command() -> None:
-    code = ("import sys, io\nfrom vfiocompat.cli import build_parser, main\nbuild_parser()\n"
+    code = ("import sys, io\nfrom vfiocompat._cli import build_parser, main\nbuild_parser()\n"
             "main(['schema'], io.StringIO(), io.StringIO())\nprint('shtab' in sys.modules)\n"
             "main(['completion', 'bash'], io.StringIO(), io.StringIO())\nprint('shtab' in sys.modules)\n")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)

@@ -8,14 +8,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from vfiocompat.conditions import (
+from vfiocompat._conditions import (
     DIRECTION_SAFE_TESTS,
     ConditionError,
     compile_condition,
     glob_match,
 )
-from vfiocompat.fields import FieldSpec
-from vfiocompat.versions import parse_version
+from vfiocompat._fields import FieldSpec
+from vfiocompat._versions import parse_version
 
 VERSION = FieldSpec("fw", "version", ordered=True)
 DOTTED = FieldSpec("fw", "version", ordered=True, scheme="dotted")

@@ -5,7 +5,7 @@
 * ``tables/<codes>--<slug>.<ext>``: table files; the file name says the code of the first error.
 * ``argv.json``: command lines, with the exit status and the code they must get.
 
-The bulk runs in-process through :func:`vfiocompat.cli.main`; a part runs the installed console script.
+The bulk runs in-process through :func:`vfiocompat._cli.main`; a part runs the installed console script.
 """
 
 from __future__ import annotations
@@ -28,13 +28,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from vfiocompat import Registry
-from vfiocompat.cli import main
-from vfiocompat.device_version import MAX_LENGTH, parse
+from vfiocompat._cli import main
+from vfiocompat._device_version import MAX_LENGTH, parse
+from vfiocompat._schema import schema
+from vfiocompat._table_files import MAX_TABLE_BYTES, read_table
+from vfiocompat._tables import MAX_RULES, compile_table
+from vfiocompat._validation import validate_file
 from vfiocompat.errors import DeviceVersionError, TableError
-from vfiocompat.schema import schema
-from vfiocompat.table_files import MAX_TABLE_BYTES, read_table
-from vfiocompat.tables import MAX_RULES, compile_table
-from vfiocompat.validation import validate_file
 
 CORPUS = Path(__file__).resolve().parent / "corpus"
 BASE = CORPUS / "base.toml"

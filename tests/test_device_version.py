@@ -5,7 +5,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from vfiocompat import DeviceVersion, DeviceVersionError, parse
-from vfiocompat.device_version import MAX_LENGTH, format_vendor
+from vfiocompat._device_version import MAX_LENGTH, format_vendor
 
 PRINTABLE = st.characters(min_codepoint=0x21, max_codepoint=0x7E)
 

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
+from vfiocompat._fields import FieldSpec, StringFormat, describe_character, text_fault, value_fault
 from vfiocompat.errors import FieldFormatError
-from vfiocompat.fields import FieldSpec, StringFormat, describe_character, text_fault, value_fault
 
 
 def spec(name: str, type_: str = "string", **kw: object) -> FieldSpec:

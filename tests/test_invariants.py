@@ -28,12 +28,12 @@ from hypothesis import strategies as st
 from packaging.version import Version
 
 from vfiocompat import Registry, hookimpl
-from vfiocompat.cli import main
-from vfiocompat.conditions import glob_match
-from vfiocompat.device_version import parse
+from vfiocompat._cli import main
+from vfiocompat._conditions import glob_match
+from vfiocompat._device_version import parse
+from vfiocompat._tables import Table, compile_table
+from vfiocompat._validation import validate_file
 from vfiocompat.errors import DeviceVersionError, TableError
-from vfiocompat.tables import Table, compile_table
-from vfiocompat.validation import validate_file
 
 CORPUS = Path(__file__).resolve().parent / "corpus"
 BASE = CORPUS / "base.toml"
@@ -60,7 +60,7 @@ VALUES: Dict[str, List[Any]] = {
 
 
 def order_key(field: str, raw: Any) -> Any:
-    """How the test itself orders values (independently of vfiocompat.versions)."""
+    """How the test itself orders values (independently of vfiocompat._versions)."""
     if field == "v":
         return int(raw)
     if field == "w":

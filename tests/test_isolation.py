@@ -8,7 +8,7 @@ from typing import Any, Callable, List, Optional
 
 import pytest
 
-from vfiocompat.isolation import HookFailed, Sandbox
+from vfiocompat._isolation import HookFailed, Sandbox
 
 
 def stages(*steps: Callable[[], Any]) -> Callable[[Callable[[Any], None]], None]:

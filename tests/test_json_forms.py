@@ -7,15 +7,15 @@ from typing import Any, Callable, List
 import jsonschema
 
 from vfiocompat import Registry, hookimpl
-from vfiocompat.device_version import parse
-from vfiocompat.json_forms import (
+from vfiocompat._device_version import parse
+from vfiocompat._json_forms import (
     SCHEMA_VERSION,
     device_version_form,
     explanation_form,
     plugins_form,
     verdict_form,
 )
-from vfiocompat.schema import schema
+from vfiocompat._schema import schema
 
 from .conftest import ACME_TABLE, BASE_TABLE, dv
 

@@ -15,11 +15,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from vfiocompat import Registry
-from vfiocompat.cli import main
+from vfiocompat._cli import main
+from vfiocompat._json_forms import explanation_form, verdict_form
+from vfiocompat._tables import Table, compile_table
+from vfiocompat._validation import validate_file
 from vfiocompat.errors import TableError, UsageError
-from vfiocompat.json_forms import explanation_form, verdict_form
-from vfiocompat.tables import Table, compile_table
-from vfiocompat.validation import validate_file
 
 from .conftest import to_toml
 from .test_json_forms import conforms
@@ -125,7 +125,7 @@ versions = st.lists(st.integers(0, 4), min_size=1, max_size=4).map(lambda p: "."
 @given(st.sampled_from(["equal", "target_ge_source", "target_gt_source", "same_major_target_ge_source"]),
        st.integers(1, 3), versions, versions)
 def test_parts_never_admits_a_pair_that_goes_down_at_its_precision(test: str, parts: int, a: str, b: str) -> None:
-    from vfiocompat.versions import parse_version
+    from vfiocompat._versions import parse_version
 
     verdict = registry(parts_table(test, parts)).check(dv(fw=a), dv(fw=b))
     if verdict.compatible:

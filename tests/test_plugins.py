@@ -7,7 +7,7 @@ from typing import Any, Dict, List, Optional
 import pytest
 
 from vfiocompat import hookimpl
-from vfiocompat.plugins import (
+from vfiocompat._plugins import (
     FoundPlugin,
     HookFailed,
     PluginRecord,

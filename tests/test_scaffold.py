@@ -19,9 +19,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from packaging.version import Version
 
-from vfiocompat.cli import main
-from vfiocompat.scaffold import TEMPLATE_NAMES, ScaffoldError, plugin_names, scaffold_plugin, template_files
-from vfiocompat.validation import validate_file
+from vfiocompat._cli import main
+from vfiocompat._scaffold import TEMPLATE_NAMES, ScaffoldError, plugin_names, scaffold_plugin, template_files
+from vfiocompat._validation import validate_file
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -350,7 +350,7 @@ def test_guide_worked_table_is_valid_and_its_examples_pass(tmp_path: Path) -> No
 
 
 def test_guide_shows_every_condition_shape_and_each_snippet_compiles(tmp_path: Path) -> None:
-    from vfiocompat.conditions import PAIRWISE_TESTS, UNARY_TESTS, compile_condition
+    from vfiocompat._conditions import PAIRWISE_TESTS, UNARY_TESTS, compile_condition
 
     text = GUIDE.read_text("utf-8")
     block = re.search(r"<!-- guide-table:begin -->\n```toml\n(.*?)```", text, re.S)

@@ -7,7 +7,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from vfiocompat.schema import SCHEMA_NAMES, schema, schema_text, table_schema_issues
+from vfiocompat._schema import SCHEMA_NAMES, schema, schema_text, table_schema_issues
 
 from .conftest import ACME_TABLE, BASE_TABLE
 
@@ -30,7 +30,7 @@ def test_unknown_schema_names_are_refused() -> None:
 
 
 def test_shipped_tables_conform() -> None:
-    from vfiocompat.table_files import read_table
+    from vfiocompat._table_files import read_table
 
     assert table_schema_issues(read_table(ACME_TABLE).data) == []
     assert table_schema_issues(copy.deepcopy(BASE_TABLE)) == []

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from vfiocompat._table_files import MAX_DEPTH, decode_head, decode_table, format_path, locate, read_table
 from vfiocompat.errors import TableError
-from vfiocompat.table_files import MAX_DEPTH, decode_head, decode_table, format_path, locate, read_table
 
 from .conftest import ACME_TABLE
 
@@ -103,7 +103,7 @@ def test_missing_files_and_directories(tmp_path: Path) -> None:
 
 
 def test_oversize_files_are_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from vfiocompat import table_files
+    from vfiocompat import _table_files as table_files
 
     monkeypatch.setattr(table_files, "MAX_TABLE_BYTES", 10)
     path = tmp_path / "t.toml"

@@ -6,9 +6,9 @@ from typing import Any, Callable, Dict, List
 
 import pytest
 
+from vfiocompat._table_files import read_table
+from vfiocompat._table_loader import MAX_REPORTED_ERRORS, load_table, schema_errors
 from vfiocompat.errors import TableError
-from vfiocompat.table_files import read_table
-from vfiocompat.table_loader import MAX_REPORTED_ERRORS, load_table, schema_errors
 
 from .conftest import BASE_TABLE
 
@@ -65,7 +65,7 @@ def test_semantic_errors_are_relocated_to_lines(write_table: Write) -> None:
 
 
 def test_counts_are_refused_before_the_schema_walks_them(write_table: Write, monkeypatch: pytest.MonkeyPatch) -> None:
-    from vfiocompat import table_loader
+    from vfiocompat import _table_loader as table_loader
 
     def schema_must_not_run(document: Any) -> Any:
         raise AssertionError("the schema ran on an oversized table")
@@ -90,7 +90,8 @@ def many_errors(count: int) -> Dict[str, Any]:
 
 
 def test_many_schema_errors_report_the_first_and_a_count(write_table: Write, monkeypatch: pytest.MonkeyPatch) -> None:
-    from vfiocompat import table_files, table_loader
+    from vfiocompat import _table_files as table_files
+    from vfiocompat import _table_loader as table_loader
 
     located: List[Any] = []
     real = table_files.locate
@@ -128,7 +129,7 @@ def test_the_text_is_split_into_lines_once(write_table: Write, monkeypatch: pyte
 
 def test_an_over_long_values_list_is_refused_before_the_schema_walks_it(write_table: Write,
                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    from vfiocompat import table_loader
+    from vfiocompat import _table_loader as table_loader
 
     def schema_must_not_run(document: Any, limit: int = 0) -> Any:
         raise AssertionError("the schema ran on an oversized list")
@@ -155,7 +156,7 @@ def test_an_over_long_values_list_is_refused_before_the_schema_walks_it(write_ta
     (lambda d: d["rules"][0].update(allow_downgrade=["v"] * 129), "129 allow_downgrade names"),
 ])
 def test_other_counts_are_refused_before_the_schema(write_table: Write, change: Any, fragment: str) -> None:
-    from vfiocompat.table_loader import check_counts
+    from vfiocompat._table_loader import check_counts
 
     with pytest.raises(TableError, match=fragment) as caught:
         check_counts(read_table(write_table(broken(change), syntax="json")))
@@ -178,7 +179,7 @@ def test_compile_errors_are_placed_in_the_documents_words(write_table: Write) ->
 
 
 def test_claims_come_from_the_bytes_and_the_rules_are_compiled_on_first_use(write_table: Write) -> None:
-    from vfiocompat.table_loader import open_table
+    from vfiocompat._table_loader import open_table
 
     path = write_table(copy.deepcopy(BASE_TABLE))
     handle = open_table(path, plugin="p")

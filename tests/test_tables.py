@@ -8,10 +8,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from vfiocompat._table_files import read_table
+from vfiocompat._tables import compile_claims, compile_table
+from vfiocompat._versions import parse_version
 from vfiocompat.errors import TableError
-from vfiocompat.table_files import read_table
-from vfiocompat.tables import compile_claims, compile_table
-from vfiocompat.versions import parse_version
 
 from .conftest import BASE_TABLE
 
@@ -100,7 +100,7 @@ def test_structural_errors(change: Any, fragment: str) -> None:
 
 
 def test_too_many_rules_is_a_limit_error() -> None:
-    from vfiocompat import tables
+    from vfiocompat import _tables as tables
 
     data = with_rules(*[{"id": f"r{i}", "effect": "deny", "conditions": [{"field": "k", "test": "equal"}]}
                         for i in range(3)])
@@ -146,7 +146,7 @@ CORPUS_TABLES = Path(__file__).resolve().parent / "corpus" / "tables"
 
 
 def _schema_refused() -> List[Path]:
-    from vfiocompat.schema import table_schema_issues
+    from vfiocompat._schema import table_schema_issues
 
     found = []
     for path in sorted(CORPUS_TABLES.iterdir()):

@@ -307,7 +307,7 @@ def test_importing_the_plugin_loads_no_vendor_plugin() -> None:
         "from importlib.metadata import distributions\n"
         "modules = {e.value.split(':')[0].split('.')[0]\n"
         "           for d in distributions() for e in d.entry_points if e.group == 'vfiocompat'}\n"
-        "print(sorted(m for m in sys.modules if m in modules or m == 'vfiocompat.validation'))\n"
+        "print(sorted(m for m in sys.modules if m in modules or m == 'vfiocompat._validation'))\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert result.stdout.strip() == "[]"

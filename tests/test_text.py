@@ -3,8 +3,8 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from vfiocompat.text import one_line, printable, reason_lines, verdict_line, verdict_lines
-from vfiocompat.verdict import Reason, RuleRef, Verdict
+from vfiocompat._text import one_line, printable, reason_lines, verdict_line, verdict_lines
+from vfiocompat._verdict import Reason, RuleRef, Verdict
 
 REF = RuleRef("acme", "acme-widgets", "same-model", "allow", "https://example.com/rule")
 

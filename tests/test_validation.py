@@ -4,9 +4,9 @@ import copy
 from pathlib import Path
 from typing import Any, Callable, Dict
 
-from vfiocompat.registry import Registry
-from vfiocompat.tables import compile_table
-from vfiocompat.validation import run_examples, validate_file
+from vfiocompat._registry import Registry
+from vfiocompat._tables import compile_table
+from vfiocompat._validation import run_examples, validate_file
 
 from .conftest import ACME_TABLE, BASE_TABLE, dv
 

@@ -4,7 +4,7 @@ import dataclasses
 
 import pytest
 
-from vfiocompat.verdict import ConditionResult, Explanation, Reason, RuleRef, RuleTrial, Verdict
+from vfiocompat._verdict import ConditionResult, Explanation, Reason, RuleRef, RuleTrial, Verdict
 
 REF = RuleRef("p", "t", "r", "allow")
 

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from vfiocompat.versions import parse_version
+from vfiocompat._versions import parse_version
 
 
 @pytest.mark.parametrize(("older", "newer"), [

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 from typing import Optional
 
-from .device_version import MAX_LENGTH, DeviceVersion, parse
+from ._device_version import MAX_LENGTH, DeviceVersion, parse
+from ._registry import Registry, Resolution
+from ._verdict import MODES, ConditionResult, Explanation, Reason, RuleRef, RuleTrial, RuleWarning, Verdict
 from .errors import (
     DeviceFactMissing,
     DeviceVersionError,
@@ -26,8 +28,6 @@ from .errors import (
     VfiocompatError,
 )
 from .hookspecs import hookimpl
-from .registry import Registry, Resolution
-from .verdict import MODES, ConditionResult, Explanation, Reason, RuleRef, RuleTrial, RuleWarning, Verdict
 
 __all__ = [
     "__version__",

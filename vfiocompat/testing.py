@@ -40,11 +40,11 @@ from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Protocol, 
 import pytest
 
 if TYPE_CHECKING:
+    from ._registry import Registry
+    from ._table_files import TableSource
+    from ._validation import ExampleOutcome
+    from ._verdict import Reason, Verdict
     from .host.inventory import HostDevice, Inventory, InventoryDevice
-    from .registry import Registry
-    from .table_files import TableSource
-    from .validation import ExampleOutcome
-    from .verdict import Reason, Verdict
 
 __all__ = [
     "PluginSpec",
@@ -112,7 +112,7 @@ def load_registry(*plugins: PluginSpec, tables: Sequence[TableSource] = (), stri
         every device of that plugin.
     ``VFIOCOMPAT_DISABLE_PLUGINS`` is ignored here: a test names what it loads.
     """
-    from .registry import Registry
+    from ._registry import Registry
 
     named = _load_entry_points([spec for spec in plugins if isinstance(spec, str)])
     chosen: List[Tuple[str, Any]] = []
@@ -133,7 +133,7 @@ def _load_entry_points(names: Sequence[str]) -> Dict[str, Any]:
     """Import the named ``vfiocompat`` entry points; only these, so a broken neighbour cannot interfere."""
     if not names:
         return {}
-    from .plugins import ENTRY_POINT_GROUP, find_plugins
+    from ._plugins import ENTRY_POINT_GROUP, find_plugins
 
     installed = {found.name: found for found in find_plugins()}
     missing = [name for name in names if name not in installed]
@@ -234,7 +234,7 @@ def assert_examples_pass(
         tests nothing).
     """
     __tracebackhide__ = True
-    from .validation import run_examples
+    from ._validation import run_examples
 
     tables = [t for t in registry.tables if table is None or t.id == table]
     if not tables:
@@ -284,7 +284,7 @@ def assert_examples_decide_every_rule(registry: Registry, *, table: str) -> None
 
 def describe_verdict(verdict: Verdict) -> str:
     """A verdict as the CLI prints it: the decision, the deciding rule, each reason with values and hint."""
-    from .text import verdict_lines
+    from ._text import verdict_lines
 
     return "\n".join(verdict_lines(verdict))
 
@@ -441,7 +441,7 @@ def requires_plugin(name: str) -> pytest.MarkDecorator:
 
     Use as ``pytestmark = requires_plugin("acme-gpu")``.
     """
-    from .plugins import find_plugins
+    from ._plugins import find_plugins
 
     installed = any(plugin.name == name for plugin in find_plugins())
     return pytest.mark.skipif(not installed, reason=f"plugin {name!r} is not installed: pip install it first")

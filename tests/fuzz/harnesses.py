@@ -21,11 +21,11 @@ import atheris
 
 with atheris.instrument_imports(include=["vfiocompat"]):
     from vfiocompat import Registry
-    from vfiocompat.cli import main
-    from vfiocompat.device_version import parse
+    from vfiocompat._cli import main
+    from vfiocompat._device_version import parse
+    from vfiocompat._tables import compile_table
+    from vfiocompat._validation import validate_file
     from vfiocompat.errors import DeviceVersionError, TableError
-    from vfiocompat.tables import compile_table
-    from vfiocompat.validation import validate_file
 
 CORPUS = Path(__file__).resolve().parent.parent / "corpus"
 BASE = CORPUS / "base.toml"

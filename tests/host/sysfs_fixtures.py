@@ -253,6 +253,6 @@ def load_schema(name: str) -> Any:
     """A shipped schema, for validating CLI output."""
     import json
 
-    from vfiocompat.schema import schema_text
+    from vfiocompat._schema import schema_text
 
     return json.loads(schema_text(name))

@@ -12,11 +12,11 @@ from typing import Any, List, Tuple
 import jsonschema
 import pytest
 
-from vfiocompat.cli import main
+from vfiocompat._cli import main
+from vfiocompat._schema import schema
 from vfiocompat.host import cli as host_cli
 from vfiocompat.host.inventory import HostDevice, Inventory, InventoryDevice, inventory_form
 from vfiocompat.host.libvirt_xml import NAMESPACE
-from vfiocompat.schema import schema
 
 from . import sysfs_fixtures as fx
 

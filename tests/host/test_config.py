@@ -9,7 +9,7 @@ from typing import Any, Dict, List
 
 import pytest
 
-from vfiocompat.cli import main
+from vfiocompat._cli import main
 from vfiocompat.errors import HostConfigError, UsageError
 from vfiocompat.host import cli as host_cli
 from vfiocompat.host.config import DEFAULT_CONFIG, HostConfig, config_of, load_host_config
@@ -161,7 +161,7 @@ def test_registry_of_disables_the_files_plugins_and_passes_its_timeout(tmp_path:
                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     from types import SimpleNamespace
 
-    from vfiocompat.registry import Registry
+    from vfiocompat._registry import Registry
 
     calls: List[Dict[str, Any]] = []
 

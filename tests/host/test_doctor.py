@@ -14,10 +14,10 @@ import jsonschema
 import pytest
 
 from vfiocompat import __version__
-from vfiocompat.cli import main
+from vfiocompat._cli import main
+from vfiocompat._registry import Registry
 from vfiocompat.host.config import load_host_config, probe_configured
 from vfiocompat.host.hook_install import install_hook
-from vfiocompat.registry import Registry
 
 from . import sysfs_fixtures as fx
 

@@ -17,7 +17,7 @@ from typing import Any, List, Tuple
 
 import pytest
 
-from vfiocompat.cli import main
+from vfiocompat._cli import main
 from vfiocompat.host.hook_install import hook_script, install_hook
 from vfiocompat.host.libvirt_xml import parse_domain
 

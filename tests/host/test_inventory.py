@@ -10,6 +10,8 @@ from typing import Any, Dict
 import jsonschema
 import pytest
 
+from vfiocompat._json_forms import reason_form
+from vfiocompat._verdict import Reason, RuleRef
 from vfiocompat.errors import DeviceFactMissing, LimitError, UsageError
 from vfiocompat.host import inventory as inv
 from vfiocompat.host.inventory import (
@@ -24,8 +26,6 @@ from vfiocompat.host.inventory import (
 )
 from vfiocompat.host.probe import probe
 from vfiocompat.host.sysfs import SysfsEscape, SysfsRoot
-from vfiocompat.json_forms import reason_form
-from vfiocompat.verdict import Reason, RuleRef
 
 from . import sysfs_fixtures as fx
 

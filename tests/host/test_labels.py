@@ -16,7 +16,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vfiocompat.cli import main
+from vfiocompat._cli import main
 from vfiocompat.errors import LimitError, UsageError
 from vfiocompat.host.inventory import HostDevice, Inventory, InventoryDevice, inventory_form
 from vfiocompat.host.labels import (

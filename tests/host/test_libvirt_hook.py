@@ -134,8 +134,8 @@ def test_every_blocking_hostdev_is_named_on_one_line(destination: Any, tmp_path:
 
 
 def test_refusal_line_is_bounded_and_counts_the_rest() -> None:
+    from vfiocompat._verdict import Reason
     from vfiocompat.host.libvirt_hook import MAX_REFUSAL_CHARS, Blocker, HookResult, refusal_line
-    from vfiocompat.verdict import Reason
 
     blockers = tuple(Blocker(f"pci:0000:3b:{n // 8:02x}.{n % 8}", Reason("VC606", "host", "x" * (n % 50)))
                      for n in range(500))

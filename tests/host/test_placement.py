@@ -12,11 +12,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from vfiocompat._verdict import Reason
 from vfiocompat.host.inventory import HostDevice, Inventory, InventoryDevice, inventory_form, targets
 from vfiocompat.host.placement import match, place
 from vfiocompat.host.probe import probe
 from vfiocompat.host.variant_drivers import migration_support
-from vfiocompat.verdict import Reason
 
 from . import sysfs_fixtures as fx
 

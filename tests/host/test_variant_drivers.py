@@ -7,7 +7,7 @@ from typing import Optional
 
 import pytest
 
-from vfiocompat.codes import CODES
+from vfiocompat._codes import CODES
 from vfiocompat.host import variant_drivers as vd
 from vfiocompat.host.variant_drivers import (
     PLAIN_VFIO_PCI,

@@ -16,7 +16,7 @@ from typing import Tuple
 
 import pytest
 
-from vfiocompat.cli import main
+from vfiocompat._cli import main
 from vfiocompat.errors import VirshError
 from vfiocompat.host import cli as host_cli
 from vfiocompat.host.libvirt_xml import NAMESPACE, SourceVersion, metadata_xml, parse_domain, parse_metadata_element

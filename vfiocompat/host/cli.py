@@ -64,7 +64,7 @@ def add_config_option(parser: Any) -> None:
 
 def registry_of(args: argparse.Namespace) -> Any:
     """The registry the common options and the host configuration ask for (``--config``, see :mod:`.config`)."""
-    from ..cli import registry_for
+    from .._cli import registry_for
     from .config import config_of
 
     config = config_of(args)
@@ -121,7 +121,7 @@ def _cmd_probe(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def _cmd_place(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from ..device_version import parse
+    from .._device_version import parse
     from ..errors import UsageError
     from .inventory import load_inventories
     from .placement import place
@@ -139,7 +139,7 @@ def _cmd_place(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     inventories = load_inventories(args.inventories)
     result = place(vm, inventories, registry_of(args))
     if args.json:
-        from ..json_forms import reason_form
+        from .._json_forms import reason_form
 
         _emit(out, {
             "schema_version": 1,
@@ -188,7 +188,7 @@ def _cmd_evacuate(args: argparse.Namespace, out: TextIO) -> int:
     inventories = load_inventories(args.inventories)
     result = evacuate(vms, inventories, registry_of(args), source=source.host if source is not None else None)
     if args.json:
-        from ..json_forms import reason_form
+        from .._json_forms import reason_form
 
         _emit(out, {
             "schema_version": 1,

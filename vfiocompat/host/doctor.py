@@ -33,7 +33,7 @@ _HOOK_MARK = "written by `vfiocompat install-libvirt-hook`"
 _MAX_HOOK_BYTES = 1 << 16
 # What the hook runs first (its bootstrap drops the working directory from sys.path the same way).
 _IMPORT_PROBE = ("import sys\nif sys.path and sys.path[0] == '':\n    del sys.path[0]\n"
-                 "import vfiocompat.cli, vfiocompat\nprint(vfiocompat.__version__)")
+                 "import vfiocompat._cli, vfiocompat\nprint(vfiocompat.__version__)")
 
 
 @dataclass(frozen=True)
@@ -308,8 +308,8 @@ def doctor(sysfs_root: Optional[str], registry_options: Dict[str, Any], *, hooks
            config_path: Optional[str] = None, host: str = "localhost") -> Doctor:
     """Run every check; ``registry_options`` go to :meth:`Registry.from_environment` (with the config's)."""
     from .. import __version__
+    from .._registry import Registry
     from ..errors import VfiocompatError
-    from ..registry import Registry
     from .config import DEFAULT_CONFIG, probe_configured
 
     config_result, config = config_check(config_path)

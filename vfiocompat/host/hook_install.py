@@ -36,7 +36,7 @@ def refuse(what, error):
     sys.stderr.write("vfiocompat: refusing migration: error[VC611]: %s: %s\\n" % (what, text))
     sys.exit(1)
 try:
-    from vfiocompat.cli import main
+    from vfiocompat._cli import main
 except BaseException as error:
     refuse("vfiocompat cannot be imported by " + sys.executable, error)
 try:

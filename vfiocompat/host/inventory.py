@@ -12,8 +12,8 @@ import stat
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
+from .._verdict import Reason, RuleRef
 from ..errors import DeviceFactMissing, LimitError, UsageError
-from ..verdict import Reason, RuleRef
 from .sysfs import SysfsRoot
 
 __all__ = [
@@ -237,7 +237,7 @@ _DEVICE_KEYS = ("kind", "address", "uuid", "parent", "vendor", "device", "subsys
 
 def inventory_form(inventory: Inventory) -> Dict[str, Any]:
     """``vfiocompat probe --json`` (schemas/inventory.schema.json)."""
-    from ..json_forms import reason_form
+    from .._json_forms import reason_form
 
     devices = []
     for entry in inventory.devices:
@@ -261,7 +261,7 @@ def inventory_form(inventory: Inventory) -> Dict[str, Any]:
 
 
 def reason_from_form(data: Dict[str, Any]) -> Reason:
-    """A :class:`Reason` from its JSON form (see :func:`vfiocompat.json_forms.reason_form`)."""
+    """A :class:`Reason` from its JSON form (see :func:`vfiocompat._json_forms.reason_form`)."""
     rule = data.get("rule")
     ref = None
     if isinstance(rule, dict):
@@ -279,7 +279,7 @@ def inventory_from_form(data: Any, origin: str = "<inventory>") -> Inventory:
     if _validator is None:
         from jsonschema import Draft202012Validator
 
-        from ..schema import schema
+        from .._schema import schema
 
         _validator = Draft202012Validator(schema("inventory"))
     error = next(iter(_validator.iter_errors(data)), None)

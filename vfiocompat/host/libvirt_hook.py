@@ -16,8 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import IO, Any, Callable, Dict, List, Optional, Sequence, Tuple
 
+from .._verdict import Reason
 from ..errors import VfiocompatError
-from ..verdict import Reason
 from .config import DEFAULT_SYSFS_ROOT, SYSFS_ROOT_ENV, HostConfig, load_host_config, probe_configured
 from .libvirt_xml import MAX_DOMAIN_XML_BYTES, Domain, DomainXMLError, SourceVersion, parse_domain, refresh_metadata
 
@@ -176,7 +176,7 @@ def refusal_line(guest: str, result: HookResult, limit: int = MAX_REFUSAL_CHARS)
 
 def parse_assignments(items: List[str]) -> List[Any]:
     """``KEY=DEVICE_VERSION`` items (KEY: a PCI address, an mdev UUID or ``alias:NAME``) as metadata entries."""
-    from ..device_version import parse
+    from .._device_version import parse
     from ..errors import UsageError
     from .libvirt_xml import mdev_uuid, pci_address
 

@@ -28,9 +28,9 @@ from dataclasses import dataclass
 from operator import attrgetter
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from ..device_version import parse
+from .._device_version import parse
+from .._verdict import Reason, Verdict
 from ..errors import DeviceVersionError, LimitError, UsageError
-from ..verdict import Reason, Verdict
 from .inventory import Inventory, InventoryDevice
 
 __all__ = ["MAX_EVACUATION_VMS", "MAX_VM_DEVICES", "MAX_VM_FILE_BYTES", "SEARCH_STEPS", "Assignment", "Unmatched",

@@ -16,10 +16,10 @@ import re
 from dataclasses import replace
 from typing import Any, Callable, Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple, TypeVar
 
-from ..device_version import parse
+from .._device_version import parse
+from .._plugins import HookFailed, call_plugin, failure_code
+from .._verdict import Reason
 from ..errors import DeviceFactMissing, DeviceVersionError, UsageError
-from ..plugins import HookFailed, call_plugin, failure_code
-from ..verdict import Reason
 from .inventory import HostDevice, Inventory, InventoryDevice
 from .sysfs import SysfsDir, SysfsEscape, SysfsRoot
 from .variant_drivers import is_vfio_driver, migration_support

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional, Tuple
 
-from ..verdict import Reason
+from .._verdict import Reason
 
 __all__ = ["PLAIN_VFIO_PCI", "VariantDriver", "VARIANT_DRIVERS", "is_vfio_driver", "variant_for",
            "migration_support"]

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from typing import Any, Callable, Dict, Iterator, Mapping, Optional, Tuple
 
+from ._versions import parse_version
 from .errors import FieldFormatError
-from .versions import parse_version
 
 __all__ = [
     "FIELD_TYPES",

@@ -119,7 +119,7 @@ def plugin_names(name: str, vendor_id: Union[str, int], vendor_name: Optional[st
 
 
 def _vendor_id(value: Union[str, int]) -> str:
-    from .device_version import format_vendor
+    from ._device_version import format_vendor
 
     if isinstance(value, bool):
         raise ScaffoldError(f"vendor id {value!r} is not a number")

@@ -15,9 +15,9 @@ from importlib import import_module
 from typing import Any, Callable, Dict, Iterable, Iterator, List, NoReturn, Optional, Sequence, TextIO, Tuple, cast
 
 from . import __version__
+from ._text import one_line, printable, verdict_line, verdict_lines
+from ._verdict import MODES
 from .errors import UsageError, VfiocompatError
-from .text import one_line, printable, verdict_line, verdict_lines
-from .verdict import MODES
 
 __all__ = ["main", "EXIT_OK", "EXIT_REFUSED", "EXIT_BAD_INPUT"]
 
@@ -111,7 +111,7 @@ def registry_for(args: argparse.Namespace, *, also_disabled: Sequence[str] = (),
     ``also_disabled`` (a host config's list) may name plugins this host lacks: only the command line is held
     to what is installed.
     """
-    from .registry import Registry
+    from ._registry import Registry
 
     registry = Registry.from_environment(
         tables=args.table, disabled=[*args.disable_plugin, *also_disabled], entry_points=not args.no_plugins,
@@ -142,7 +142,7 @@ def _cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         raise UsageError("check needs SOURCE and TARGET, or --batch FILE")
     verdict = _registry(args).check(args.source, args.target, args.mode, args.strict)
     if args.json:
-        from .json_forms import verdict_form
+        from ._json_forms import verdict_form
 
         _emit(out, verdict_form(verdict))
     else:
@@ -151,7 +151,7 @@ def _cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def _check_batch(args: argparse.Namespace, out: TextIO) -> int:
-    from .batch import read_pairs
+    from ._batch import read_pairs
 
     if args.source is not None:
         raise UsageError("check takes SOURCE TARGET or --batch FILE, not both")
@@ -159,7 +159,7 @@ def _check_batch(args: argparse.Namespace, out: TextIO) -> int:
     registry = _registry(args)
     all_compatible = True
     if args.json:
-        from .json_forms import verdict_form
+        from ._json_forms import verdict_form
     for source, target in pairs:
         verdict = registry.check(source, target, args.mode, args.strict)
         all_compatible = all_compatible and verdict.compatible
@@ -191,7 +191,7 @@ def _cmd_explain(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     registry = _registry(args)
     explanation = registry.explain(args.source, args.target, args.mode, args.strict)
     if args.json:
-        from .json_forms import explanation_form
+        from ._json_forms import explanation_form
 
         _emit(out, explanation_form(explanation, registry.resolve(args.source), registry.resolve(args.target)))
     else:
@@ -200,7 +200,7 @@ def _cmd_explain(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def _explanation_lines(explanation: Any, registry: Any) -> List[str]:
-    from .conditions import render
+    from ._conditions import render
 
     verdict = explanation.verdict
     lines = []
@@ -253,7 +253,7 @@ def _explanation_lines(explanation: Any, registry: Any) -> List[str]:
 
 
 def _explain_code(args: argparse.Namespace, out: TextIO) -> int:
-    from .codes import lookup
+    from ._codes import lookup
 
     code = args.source
     info = lookup(code)
@@ -297,18 +297,18 @@ def _vendor_code_uses(registry: Any, code: str) -> List[Dict[str, Any]]:
 
 
 def _cmd_parse(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from .device_version import parse
+    from ._device_version import parse
 
     device = parse(args.device_version)
     side = None if args.no_plugins and not args.table else _registry(args).resolve(args.device_version)
     if args.json:
-        from .json_forms import device_version_form
+        from ._json_forms import device_version_form
 
         _emit(out, device_version_form(device, side))
         return EXIT_OK
     out.write(f"vendor:      {device.vendor}\ninterface:   {device.interface}\nproprietary: {device.proprietary}\n")
     if side is not None and side.table is not None and side.fields is not None:
-        from .conditions import render
+        from ._conditions import render
 
         out.write(f"table:       {side.table.id} (plugin {side.table.plugin})\n")
         for spec in side.table.format.fields:
@@ -321,7 +321,7 @@ def _cmd_parse(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def _cmd_plugins(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from .json_forms import plugins_form
+    from ._json_forms import plugins_form
 
     form = plugins_form(_registry(args).plugins)
     if args.json:
@@ -344,11 +344,11 @@ def _cmd_plugins(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def _cmd_validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from .validation import run_examples, validate_file
+    from ._validation import run_examples, validate_file
 
     results = []
     if args.installed:
-        from .registry import Registry
+        from ._registry import Registry
 
         registry = _registry(args)
         for record in registry.plugins:
@@ -366,7 +366,7 @@ def _cmd_validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if not results:
         raise UsageError("validate needs table files or --installed")
     if args.json:
-        from .json_forms import validation_form
+        from ._json_forms import validation_form
 
         _emit(out, validation_form(results))
     else:
@@ -413,7 +413,7 @@ def _print_result(result: Dict[str, Any], out: TextIO, err: TextIO) -> None:
 
 
 def _cmd_schema(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from .schema import SCHEMA_NAMES, schema_text
+    from ._schema import SCHEMA_NAMES, schema_text
 
     if args.name not in SCHEMA_NAMES:
         raise UsageError(f"unknown schema {args.name!r}; known: {', '.join(SCHEMA_NAMES)}")
@@ -508,12 +508,12 @@ def build_parser(only: Optional[str] = None) -> argparse.ArgumentParser:
 
 #: The module that adds each command not defined here, through ``add_commands(subparsers, common_parent)``.
 _COMMAND_MODULES: Dict[str, str] = {
-    "new-plugin": "scaffold",
+    "new-plugin": "_scaffold",
     "probe": "host.cli", "place": "host.cli", "labels": "host.cli",
     "libvirt-hook": "host.libvirt_cli", "libvirt-metadata": "host.libvirt_cli",
     "install-libvirt-hook": "host.libvirt_cli",
     "doctor": "host.doctor",
-    "completion": "completion",
+    "completion": "_completion",
 }
 
 
@@ -574,7 +574,7 @@ def _report(error: VfiocompatError, out: _SafeStream, err: _SafeStream, as_json:
     if not as_json:
         err.write(f"vfiocompat: {error.one_line()}\n")
         return
-    from .json_forms import error_form
+    from ._json_forms import error_form
 
     _emit(cast(TextIO, out), error_form(error))
 

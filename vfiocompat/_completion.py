@@ -1,7 +1,7 @@
 """``vfiocompat completion bash|zsh|fish``: a shell completion script generated from the real parser.
 
 The script is written by shtab (https://github.com/iterative/shtab) from
-:func:`vfiocompat.cli.build_parser`, so it names exactly the commands and options the installed
+:func:`vfiocompat._cli.build_parser`, so it names exactly the commands and options the installed
 vfiocompat has. shtab is an optional dependency (``pip install 'vfiocompat[completion]'``),
 imported only when this command runs.
 """
@@ -55,7 +55,7 @@ def completion_script(shell: str) -> str:
     if shell not in getattr(shtab, "SUPPORTED_SHELLS", ()):
         raise UsageError(f"the installed shtab {getattr(shtab, '__version__', '?')} cannot write {shell}"
                          f" completion: {_INSTALL_HINT}")
-    from .cli import build_parser
+    from ._cli import build_parser
 
     parser = build_parser()
     kinds: Dict[str, Any] = {**dict.fromkeys(_FILES, shtab.FILE), **dict.fromkeys(_DIRECTORIES, shtab.DIRECTORY)}

@@ -2,7 +2,7 @@
 
 Order of judgement for ``source -> target``: both strings parse; vendor ids are equal; the
 target's migration interface is not older; one table claims both strings; the table judges
-the pair (:meth:`~vfiocompat.tables.Table.judge`: an allow rule holds at the mode's level, no
+the pair (:meth:`~vfiocompat._tables.Table.judge`: an allow rule holds at the mode's level, no
 deny rule does). Anything that cannot be decided is a refusal with a reason: the registry
 fails closed. Verdicts and explanations are derived from that one judgement.
 """
@@ -12,10 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, TypeVar, cast
 
-from .device_version import MAX_LENGTH, DeviceVersion, format_vendor, parse
-from .errors import DeviceVersionError, FieldFormatError, TableError, UsageError
-from .isolation import DEFAULT_TIMEOUT, timeout_from_environment
-from .plugins import (
+from ._device_version import MAX_LENGTH, DeviceVersion, format_vendor, parse
+from ._isolation import DEFAULT_TIMEOUT, timeout_from_environment
+from ._plugins import (
     FoundPlugin,
     HookFailed,
     PluginFailure,
@@ -26,10 +25,11 @@ from .plugins import (
     find_plugins,
     load_plugins,
 )
-from .table_files import TableSource
-from .table_loader import TableHandle, load_table
-from .tables import Judgement, Table
-from .verdict import MODES, Explanation, Reason, RuleWarning, Verdict
+from ._table_files import TableSource
+from ._table_loader import TableHandle, load_table
+from ._tables import Judgement, Table
+from ._verdict import MODES, Explanation, Reason, RuleWarning, Verdict
+from .errors import DeviceVersionError, FieldFormatError, TableError, UsageError
 
 __all__ = ["Registry", "Resolution"]
 

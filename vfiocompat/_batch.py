@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from typing import IO, List, Tuple
 
-from .device_version import MAX_LENGTH
+from ._device_version import MAX_LENGTH
 from .errors import LimitError, UsageError
 
 __all__ = ["MAX_LINE_CHARS", "MAX_PAIRS", "read_pairs"]

@@ -3,7 +3,7 @@
 Plugins are found through the ``vfiocompat`` entry-point group. A plugin that fails to
 import, fails to register, raises in a hook, overruns its time bound or returns nonsense is
 recorded as a :class:`PluginFailure` against its name and distribution; the other plugins load
-as usual. Every call into a plugin goes through its :class:`~vfiocompat.isolation.Sandbox`.
+as usual. Every call into a plugin goes through its :class:`~vfiocompat._isolation.Sandbox`.
 """
 
 from __future__ import annotations
@@ -19,11 +19,11 @@ from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Seque
 import pluggy
 
 from . import hookspecs
+from ._isolation import DEFAULT_TIMEOUT, HookFailed, Sandbox, call_plugin, describe_error
+from ._table_files import decode_head, decode_table, read_raw
+from ._table_loader import TableHandle, open_table
+from ._tables import Table
 from .errors import TableError
-from .isolation import DEFAULT_TIMEOUT, HookFailed, Sandbox, call_plugin, describe_error
-from .table_files import decode_head, decode_table, read_raw
-from .table_loader import TableHandle, open_table
-from .tables import Table
 
 __all__ = [
     "ENTRY_POINT_GROUP",

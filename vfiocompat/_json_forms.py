@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Sequence
 
-from .device_version import DeviceVersion, format_vendor
+from ._device_version import DeviceVersion, format_vendor
+from ._plugins import PluginRecord
+from ._registry import Resolution
+from ._tables import Table
+from ._verdict import Explanation, Reason, RuleRef, RuleTrial, RuleWarning, Verdict
 from .errors import DeviceVersionError, TableError, VfiocompatError
-from .plugins import PluginRecord
-from .registry import Resolution
-from .tables import Table
-from .verdict import Explanation, Reason, RuleRef, RuleTrial, RuleWarning, Verdict
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -106,7 +106,7 @@ def _side_form(side: Resolution) -> Dict[str, Any]:
     table = side.table
     fields = None
     if side.fields is not None and table is not None:
-        from .conditions import render
+        from ._conditions import render
 
         fields = {}
         for spec in table.format.fields:

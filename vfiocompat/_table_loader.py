@@ -1,4 +1,4 @@
-"""From a table file to a compiled :class:`~vfiocompat.tables.Table`: read, bound, check, compile.
+"""From a table file to a compiled :class:`~vfiocompat._tables.Table`: read, bound, check, compile.
 
 The compiler refuses everything the JSON Schema refuses, so the schema is a diagnostics layer
 (every error, in the schema's words) and never the thing a verdict rests on.
@@ -8,11 +8,10 @@ from __future__ import annotations
 
 from typing import Callable, List, Optional, Sequence, Tuple
 
-from .conditions import MAX_LIST_ITEMS, PathParts
-from .errors import TableError
-from .schema import table_schema_issues
-from .table_files import TableDocument, TableSource, decode_head, decode_table, format_path, locate, read_raw
-from .tables import (
+from ._conditions import MAX_LIST_ITEMS, PathParts
+from ._schema import table_schema_issues
+from ._table_files import TableDocument, TableSource, decode_head, decode_table, format_path, locate, read_raw
+from ._tables import (
     MAX_CONDITIONS,
     MAX_EXAMPLES,
     MAX_FIELDS,
@@ -26,6 +25,7 @@ from .tables import (
     compile_head_claims,
     compile_table,
 )
+from .errors import TableError
 
 __all__ = [
     "MAX_REPORTED_ERRORS",
@@ -188,7 +188,7 @@ class TableHandle:
 def open_table(source: TableSource, plugin: str) -> TableHandle:
     """A handle on one table file: its claims read from its bytes now, its rules compiled on first use.
 
-    Claims come from the ``[table]`` section alone (:func:`~vfiocompat.table_files.decode_head`), so
+    Claims come from the ``[table]`` section alone (:func:`~vfiocompat._table_files.decode_head`), so
     routing a device_version decodes no other table's rules; the compiled table's claims must equal
     them before it judges anything. The compiler refuses all the schema does, so no verdict waits
     for jsonschema: ``vfiocompat validate`` runs the schema for its diagnostics.

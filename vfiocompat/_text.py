@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import List
 
-from .verdict import Reason, Verdict
+from ._verdict import Reason, Verdict
 
 __all__ = ["printable", "one_line", "reason_lines", "verdict_line", "verdict_lines"]
 

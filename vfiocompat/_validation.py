@@ -9,12 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping, Optional, Tuple
 
+from ._registry import Registry
+from ._table_files import TableSource, read_table
+from ._table_loader import check_counts, compile_document, placer, schema_errors
+from ._tables import Example, Table, TableWarning, check_schema_version
+from ._verdict import Verdict
 from .errors import TableError
-from .registry import Registry
-from .table_files import TableSource, read_table
-from .table_loader import check_counts, compile_document, placer, schema_errors
-from .tables import Example, Table, TableWarning, check_schema_version
-from .verdict import Verdict
 
 __all__ = ["ExampleOutcome", "ValidationResult", "validate_file", "run_examples"]
 

@@ -30,9 +30,9 @@ from typing import (
     Union,
 )
 
-from .fields import FieldSpec, MapValue, text_fault, value_fault
-from .verdict import Reason, RuleRef
-from .versions import VersionValue
+from ._fields import FieldSpec, MapValue, text_fault, value_fault
+from ._verdict import Reason, RuleRef
+from ._versions import VersionValue
 
 __all__ = [
     "TESTS",
@@ -76,7 +76,7 @@ _MISSING = object()
 
 @dataclass(frozen=True)
 class Failure:
-    """Why one condition failed, before it becomes a :class:`~vfiocompat.verdict.Reason`."""
+    """Why one condition failed, before it becomes a :class:`~vfiocompat._verdict.Reason`."""
 
     code: str
     message: str
@@ -384,7 +384,7 @@ class Condition:
                        failure.source_value, failure.target_value)
 
     def reason(self, source: Mapping[str, Any], target: Mapping[str, Any], rule: RuleRef) -> Optional[Reason]:
-        """:meth:`evaluate` as the table-layer :class:`~vfiocompat.verdict.Reason` of ``rule``, built in one go."""
+        """:meth:`evaluate` as the table-layer :class:`~vfiocompat._verdict.Reason` of ``rule``, built in one go."""
         if self.holds(source, target):
             return None
         failure = self.failure(source, target)
@@ -865,7 +865,7 @@ class Specifier(_Unary):
     def bound(self) -> Optional[Bound]:
         from packaging.version import Version
 
-        from .versions import parse_version
+        from ._versions import parse_version
 
         found = Bound()
         for clause in self.specifier:

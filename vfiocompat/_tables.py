@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, FrozenSet, List, Mapping, Optional, Sequence, Set, Tuple
 
-from .conditions import (
+from ._conditions import (
     LATEST_SCHEMA_VERSION,
     Bound,
     Condition,
@@ -32,10 +32,10 @@ from .conditions import (
     shown,
     tighter,
 )
+from ._fields import FIELD_TYPES, MAP_VALUE_TYPES, ORDERED_BY_DEFAULT, FieldSpec, StringFormat, value_fault
+from ._verdict import ConditionResult, Reason, RuleRef, RuleTrial, RuleWarning
+from ._versions import SCHEMES
 from .errors import TableError
-from .fields import FIELD_TYPES, MAP_VALUE_TYPES, ORDERED_BY_DEFAULT, FieldSpec, StringFormat, value_fault
-from .verdict import ConditionResult, Reason, RuleRef, RuleTrial, RuleWarning
-from .versions import SCHEMES
 
 __all__ = [
     "MAX_RULES",
