@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -23,6 +24,7 @@ from vfiocompat.testing import (
     assert_compatible,
     assert_examples_pass,
     assert_fixture_probes_as_expected,
+    assert_installed_from_tree,
     assert_plugins_ok,
     assert_refused,
     copy_fixture,
@@ -510,3 +512,32 @@ def test_with_facts_gives_the_device_exactly_these_facts(tmp_path: Path, vendor:
     assert given.read_attribute("tv_fw") == "1.2", "still reads the probed tree"
     assert vendor.probe_hooks["testvendor"](given) == fx.dv("w1", "1.3")
 
+
+def test_installed_from_tree_names_stale_and_missing_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    site = tmp_path / "site"
+    package = site / "vc_test_pkg"
+    package.mkdir(parents=True)
+    info = site / "vc_test_pkg-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: vc-test-pkg\nVersion: 1.0\n", "utf-8")
+    (info / "entry_points.txt").write_text("[vfiocompat]\npkg = vc_test_pkg\n", "utf-8")
+    (package / "__init__.py").write_text("X = 1\n")
+    (package / "table.toml").write_text("a = 1\n")
+    tree = tmp_path / "tree" / "vc_test_pkg"
+    shutil.copytree(package, tree)
+    (tree / "__pycache__").mkdir()
+    (tree / "__pycache__" / "__init__.cpython-311.pyc").write_bytes(b"\0")
+    monkeypatch.syspath_prepend(str(site))
+    assert_installed_from_tree("pkg", tree, distribution="VC_Test.pkg")
+    with pytest.raises(AssertionError, match="entry point 'pkg' comes from vc-test-pkg, not vc-test-other"):
+        assert_installed_from_tree("pkg", tree, distribution="vc-test-other")
+    (tree / "table.toml").write_text("a = 2\n")
+    (tree / "devlink.py").write_text("")
+    with pytest.raises(AssertionError, match=r"differs from the tree in devlink.py, table.toml: reinstall vc-test-pkg"):
+        assert_installed_from_tree("pkg", tree)
+    other = tmp_path / "other" / "vc_other_pkg"
+    other.mkdir(parents=True)
+    with pytest.raises(AssertionError, match=r"'pkg' names \['vc_test_pkg'\], not the package 'vc_other_pkg'"):
+        assert_installed_from_tree("pkg", other)
+    with pytest.raises(PluginLoadError, match="no installed vfiocompat plugin named 'gkp'"):
+        assert_installed_from_tree("gkp", tree)

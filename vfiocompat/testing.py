@@ -31,6 +31,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -58,6 +59,7 @@ __all__ = [
     "assert_examples_decide_every_rule",
     "describe_verdict",
     "requires_plugin",
+    "assert_installed_from_tree",
     "run_cli",
     "vfiocompat_registry",
     "ExpectedPair",
@@ -445,6 +447,52 @@ def requires_plugin(name: str) -> pytest.MarkDecorator:
 
     installed = any(plugin.name == name for plugin in find_plugins())
     return pytest.mark.skipif(not installed, reason=f"plugin {name!r} is not installed: pip install it first")
+
+
+def assert_installed_from_tree(plugin: str, package: _Where, *, distribution: Optional[str] = None) -> None:
+    """Fail unless entry point ``plugin`` names the package folder ``package`` and each of its files is installed as is.
+
+    A plugin installed as a regular (non-editable) distribution keeps the copy made when it was
+    installed: tests of the tree against a stale copy pass or fail for the wrong reason.
+    :param distribution: the distribution that must provide the entry point.
+    """
+    __tracebackhide__ = True
+    from importlib import metadata, util
+
+    from ._plugins import ENTRY_POINT_GROUP, find_plugins
+
+    tree = Path(package)
+    found = next((p for p in find_plugins() if p.name == plugin), None)
+    if found is None or found.distribution is None:
+        raise PluginLoadError(f"no installed vfiocompat plugin named {plugin!r}: install it first")
+    if distribution is not None and _normalized(distribution) != _normalized(found.distribution):
+        raise AssertionError(f"entry point {plugin!r} comes from {found.distribution}, not {distribution}")
+    values = [ep.value for ep in metadata.distribution(found.distribution).entry_points
+              if ep.group == ENTRY_POINT_GROUP and ep.name == plugin]
+    if values != [tree.name]:
+        raise AssertionError(f"{found.distribution}'s entry point {plugin!r} names {values}, not the package"
+                             f" {tree.name!r}")
+    spec = util.find_spec(tree.name)
+    where = list(spec.submodule_search_locations or ()) if spec is not None else []
+    if not where:
+        raise AssertionError(f"{tree.name!r} is not an importable package")
+    installed = Path(where[0])
+    stale: List[str] = []
+    for file in sorted(tree.rglob("*")):
+        relative = file.relative_to(tree)
+        if not file.is_file() or "__pycache__" in relative.parts:
+            continue
+        copy = installed / relative
+        if not copy.is_file() or copy.read_bytes() != file.read_bytes():
+            stale.append(str(relative))
+    if stale:
+        raise AssertionError(f"the installed copy of {tree.name} ({installed}) differs from the tree in"
+                             f" {', '.join(stale)}: reinstall {found.distribution}")
+
+
+def _normalized(name: str) -> str:
+    # PEP 503: distribution names compare case-insensitively, runs of -_. alike.
+    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:

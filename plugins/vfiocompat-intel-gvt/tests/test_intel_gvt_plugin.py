@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from importlib import metadata, resources
 from pathlib import Path
 from typing import Any, Dict, List
 
@@ -12,12 +11,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import vfiocompat
-from vfiocompat.testing import requires_plugin, run_cli
+from vfiocompat.testing import assert_installed_from_tree, requires_plugin, run_cli
 
 DISTRIBUTION = "vfiocompat-intel-gvt"
 PLUGIN = "intel-gvt"
 TABLE_ID = "intel-gvt-g"
-TREE_TABLE = Path(__file__).resolve().parent.parent / "vfiocompat_intel_gvt" / "intel_gvt.toml"
+TREE_PACKAGE = Path(__file__).resolve().parent.parent / "vfiocompat_intel_gvt"
 QAT_TABLE = "intel-qat-gen4-vf"
 
 
@@ -54,16 +53,8 @@ def _plugin_forms() -> List[Dict[str, Any]]:
 # -- installation -----------------------------------------------------------------------------
 
 
-def test_entry_point_names_the_package() -> None:
-    # entry_points() took no selection before Python 3.10: read the distribution's own.
-    points = [ep for ep in metadata.distribution(DISTRIBUTION).entry_points
-              if ep.group == "vfiocompat" and ep.name == PLUGIN]
-    assert [ep.value for ep in points] == ["vfiocompat_intel_gvt"]
-
-
-def test_installed_table_is_the_tree_table() -> None:
-    installed = resources.files("vfiocompat_intel_gvt").joinpath("intel_gvt.toml").read_bytes()
-    assert installed == TREE_TABLE.read_bytes(), "installed copy is stale: reinstall the plugin"
+def test_entry_point_names_the_package_installed_as_in_the_tree() -> None:
+    assert_installed_from_tree(PLUGIN, TREE_PACKAGE, distribution=DISTRIBUTION)
 
 
 def test_registry_loads_the_table_from_the_entry_point(registry: vfiocompat.Registry) -> None:

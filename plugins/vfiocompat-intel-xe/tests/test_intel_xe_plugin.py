@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import shutil
-from importlib import metadata, resources
 from pathlib import Path
 from typing import Dict, List, Mapping, Optional
 
@@ -19,6 +18,7 @@ from vfiocompat.testing import (
     assert_examples_decide_every_rule,
     assert_examples_pass,
     assert_fixture_probes_as_expected,
+    assert_installed_from_tree,
     assert_refused,
     copy_fixture,
     device_versions,
@@ -35,7 +35,7 @@ DISTRIBUTION = "vfiocompat-intel-xe"
 PLUGIN = "intel-xe"
 TABLE_ID = "intel-xe-sriov-vf"
 HERE = Path(__file__).resolve().parent
-TREE_TABLE = HERE.parent / "vfiocompat_intel_xe" / "intel_xe_sriov.toml"
+TREE_PACKAGE = HERE.parent / "vfiocompat_intel_xe"
 FIXTURE = HERE.parent.parent.parent / "examples" / "sysfs" / "intel-xe"
 PARENT = "devices/pci0000:00/0000:00:01.0"
 GVT = "0x8086:1:8086-193b-i915-GVTg_V5_4-00000001"
@@ -73,15 +73,8 @@ PKT = {"xe_packet_version": "1"}
 # -- installation and table ---------------------------------------------------------------------
 
 
-def test_entry_point_names_the_package() -> None:
-    points = [ep for ep in metadata.distribution(DISTRIBUTION).entry_points
-              if ep.group == "vfiocompat" and ep.name == PLUGIN]
-    assert [ep.value for ep in points] == ["vfiocompat_intel_xe"]
-
-
-def test_installed_table_is_the_tree_table() -> None:
-    installed = resources.files("vfiocompat_intel_xe").joinpath("intel_xe_sriov.toml").read_bytes()
-    assert installed == TREE_TABLE.read_bytes(), "installed copy is stale: reinstall the plugin"
+def test_entry_point_names_the_package_installed_as_in_the_tree() -> None:
+    assert_installed_from_tree(PLUGIN, TREE_PACKAGE, distribution=DISTRIBUTION)
 
 
 def test_table_examples_pass_and_decide_every_rule(registry: vfiocompat.Registry) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import shutil
-from importlib import metadata, resources
 from pathlib import Path
 from typing import Any, Dict
 
@@ -18,6 +17,7 @@ from vfiocompat.testing import (
     assert_examples_decide_every_rule,
     assert_examples_pass,
     assert_fixture_probes_as_expected,
+    assert_installed_from_tree,
     assert_refused,
     copy_fixture,
     device_versions,
@@ -32,7 +32,7 @@ DISTRIBUTION = "vfiocompat-mlx5"
 PLUGIN = "mlx5"
 TABLE_ID = "mlx5-vf"
 HERE = Path(__file__).resolve().parent
-TREE_TABLE = HERE.parent / "vfiocompat_mlx5" / "mlx5_vf.toml"
+TREE_PACKAGE = HERE.parent / "vfiocompat_mlx5"
 FIXTURE = HERE.parents[2] / "examples" / "sysfs" / "mlx5"
 VF0, VF1, PLAIN = "pci:0000:3b:00.2", "pci:0000:3b:00.3", "pci:0000:3b:00.4"
 #: What the fixture's adapter gives a VF once its migratable attribute is known.
@@ -70,15 +70,8 @@ def version_of(device: HostDevice) -> Any:
 # -- installation and table -------------------------------------------------------------------------
 
 
-def test_entry_point_names_the_package() -> None:
-    points = [ep for ep in metadata.distribution(DISTRIBUTION).entry_points
-              if ep.group == "vfiocompat" and ep.name == PLUGIN]
-    assert [ep.value for ep in points] == ["vfiocompat_mlx5"]
-
-
-def test_installed_table_is_the_tree_table() -> None:
-    installed = resources.files("vfiocompat_mlx5").joinpath("mlx5_vf.toml").read_bytes()
-    assert installed == TREE_TABLE.read_bytes(), "installed copy is stale: reinstall the plugin"
+def test_entry_point_names_the_package_installed_as_in_the_tree() -> None:
+    assert_installed_from_tree(PLUGIN, TREE_PACKAGE, distribution=DISTRIBUTION)
 
 
 def test_examples_pass_and_decide_every_rule(registry: vfiocompat.Registry) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from importlib import metadata, resources
 from pathlib import Path
 from typing import Any, Dict
 
@@ -16,6 +15,7 @@ from vfiocompat.testing import (
     assert_examples_decide_every_rule,
     assert_examples_pass,
     assert_fixture_probes_as_expected,
+    assert_installed_from_tree,
     assert_refused,
     copy_fixture,
     device_versions,
@@ -30,7 +30,7 @@ DISTRIBUTION = "vfiocompat-pds"
 PLUGIN = "pds"
 TABLE_ID = "pds-vf"
 HERE = Path(__file__).resolve().parent
-TREE_TABLE = HERE.parent / "vfiocompat_pds" / "pds_vf.toml"
+TREE_PACKAGE = HERE.parent / "vfiocompat_pds"
 FIXTURE = HERE.parents[2] / "examples" / "sysfs" / "pds"
 VF0, VF1, PLAIN = "pci:0000:b5:00.1", "pci:0000:b5:00.2", "pci:0000:b5:00.3"
 FACTS = {"fw_version": "1.60.0-73", "asic_id": "0x0", "asic_rev": "0x0"}
@@ -79,15 +79,8 @@ def devlink_info(fw: Any = "1.60.0-73", driver: str = "pds_core") -> Dict[str, A
 # -- installation and table -------------------------------------------------------------------------
 
 
-def test_entry_point_names_the_package() -> None:
-    points = [ep for ep in metadata.distribution(DISTRIBUTION).entry_points
-              if ep.group == "vfiocompat" and ep.name == PLUGIN]
-    assert [ep.value for ep in points] == ["vfiocompat_pds"]
-
-
-def test_installed_table_is_the_tree_table() -> None:
-    installed = resources.files("vfiocompat_pds").joinpath("pds_vf.toml").read_bytes()
-    assert installed == TREE_TABLE.read_bytes(), "installed copy is stale: reinstall the plugin"
+def test_entry_point_names_the_package_installed_as_in_the_tree() -> None:
+    assert_installed_from_tree(PLUGIN, TREE_PACKAGE, distribution=DISTRIBUTION)
 
 
 def test_examples_pass_and_decide_every_rule(registry: vfiocompat.Registry) -> None:

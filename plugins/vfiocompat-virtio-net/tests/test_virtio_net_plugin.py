@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from importlib import metadata, resources
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +14,7 @@ from vfiocompat.testing import (
     assert_examples_decide_every_rule,
     assert_examples_pass,
     assert_fixture_probes_as_expected,
+    assert_installed_from_tree,
     assert_refused,
     copy_fixture,
     device_versions,
@@ -28,7 +28,7 @@ DISTRIBUTION = "vfiocompat-virtio-net"
 PLUGIN = "virtio-net"
 TABLE_ID = "virtio-net-vf"
 HERE = Path(__file__).resolve().parent
-TREE_TABLE = HERE.parent / "vfiocompat_virtio_net" / "virtio_net_vf.toml"
+TREE_PACKAGE = HERE.parent / "vfiocompat_virtio_net"
 FIXTURE = HERE.parents[2] / "examples" / "sysfs" / "virtio-net"
 PF_DIR = "devices/pci0000:5d/0000:5d:00.0/0000:5e:00.0"
 VF0, VF1, PLAIN = "pci:0000:5e:00.1", "pci:0000:5e:00.2", "pci:0000:5e:00.3"
@@ -74,15 +74,8 @@ def modified_copy(tmp_path: Path, registry: vfiocompat.Registry, relative: str, 
 # -- installation and table -------------------------------------------------------------------------
 
 
-def test_entry_point_names_the_package() -> None:
-    points = [ep for ep in metadata.distribution(DISTRIBUTION).entry_points
-              if ep.group == "vfiocompat" and ep.name == PLUGIN]
-    assert [ep.value for ep in points] == ["vfiocompat_virtio_net"]
-
-
-def test_installed_table_is_the_tree_table() -> None:
-    installed = resources.files("vfiocompat_virtio_net").joinpath("virtio_net_vf.toml").read_bytes()
-    assert installed == TREE_TABLE.read_bytes(), "installed copy is stale: reinstall the plugin"
+def test_entry_point_names_the_package_installed_as_in_the_tree() -> None:
+    assert_installed_from_tree(PLUGIN, TREE_PACKAGE, distribution=DISTRIBUTION)
 
 
 def test_examples_pass_and_decide_every_rule(registry: vfiocompat.Registry) -> None:
