@@ -24,6 +24,8 @@ import vfiocompat
 
 GOAL_CHECKS = 1_000_000
 GOAL_EXPLAIN_US = 20.0
+#: Issue 11: the first explanation of a pair never explained before.
+GOAL_FIRST_EXPLAIN_US = 10.0
 #: Verdict-only checks must reach this share of the hand-written baseline's rate.
 GOAL_OF_BASELINE = 0.9
 
@@ -129,7 +131,7 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, float]:
     print(f"W1 full explanation of a rejected pair, warm: {explain_us:.2f} us  goal {GOAL_EXPLAIN_US:.0f} us"
           f"  ratio {GOAL_EXPLAIN_US / explain_us:.2f}x ({len(rejected)} rejected pairs)")
     print(f"W1 first explanation of a pair never explained before: {first_us:.1f} us"
-          f"  ratio {GOAL_EXPLAIN_US / first_us:.2f}x")
+          f"  goal {GOAL_FIRST_EXPLAIN_US:.0f} us  ratio {GOAL_FIRST_EXPLAIN_US / first_us:.2f}x")
     if args.json:
         emit(result_line("W1-verdict-only-checks", checks, "checks/s", round(goal), higher_is_better=True,
                          baseline={"name": "hand-written GVT-g check, parse cached", "value": round(cached),
@@ -137,8 +139,7 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, float]:
                          figures=[result_line("W1-checks-absolute", checks, "checks/s", GOAL_CHECKS,
                                               higher_is_better=True),
                                   result_line("W1-explain-warm", explain_us, "us", GOAL_EXPLAIN_US),
-                                  {"name": "W1-explain-first (for scale, no goal)", "value": round(first_us, 3),
-                                   "unit": "us"}]))
+                                  result_line("W1-explain-first", first_us, "us", GOAL_FIRST_EXPLAIN_US)]))
     return {"checks_per_s": checks, "explain_us": explain_us}
 
 
