@@ -501,8 +501,9 @@ class Equal(_Pairwise):
         return bool(s == t)
 
     def explain(self, s: Any, t: Any, cut_s: Any, cut_t: Any) -> Failure:
+        shown_s = self.show(s)
         return Failure(self.default_code, f"{self.field_words()} differs",
-                       f"use a target whose {self.other} is {self.show(s)}", self.show(s), self.show(t))
+                       f"use a target whose {self.other} is {shown_s}", shown_s, self.show(t))
 
 
 class TargetGeSource(_Pairwise):

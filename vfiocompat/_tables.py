@@ -116,9 +116,13 @@ class Rule:
     def trial_of(self, failed: Sequence[Tuple[Condition, Reason]]) -> Tuple[RuleTrial, int]:
         """The trial of a rule whose failing conditions and their reasons are known."""
         reasons = dict(failed)
-        results = tuple(_passed(c) if c not in reasons else ConditionResult(c.description, False, reasons[c])
-                        for c in self.conditions)
-        return RuleTrial(self.ref, not reasons, results, self.description, self.notes, self.level), len(reasons)
+        results = []
+        for condition in self.conditions:
+            reason = reasons.get(condition)
+            results.append(condition.passed_result or _passed(condition) if reason is None
+                           else ConditionResult(condition.description, False, reason))
+        return (RuleTrial(self.ref, not reasons, tuple(results), self.description, self.notes, self.level),
+                len(reasons))
 
     def trial(self, source: Mapping[str, Any], target: Mapping[str, Any]) -> Tuple[RuleTrial, int]:
         """The rule tried on a pair, for ``explain``, and how many of its conditions fail.
@@ -130,7 +134,11 @@ class Rule:
         # No field value is None, so None stands for an absent (optional) field.
         tested = self.tested
         if len(tested) == 1:
-            key: Tuple[Any, ...] = (source.get(tested[0]), target.get(tested[0]))
+            name = tested[0]
+            key: Tuple[Any, ...] = (source.get(name), target.get(name))
+        elif len(tested) == 2:
+            name, other = tested
+            key = (source.get(name), source.get(other), target.get(name), target.get(other))
         else:
             key = (*map(source.get, tested), *map(target.get, tested))
         trials = self._trials
@@ -139,9 +147,18 @@ class Rule:
             object.__setattr__(self, "_trials", trials)
         known = trials.get(key)
         if known is None:
-            results = tuple(_result(c, self.ref, source, target) for c in self.conditions)
-            count = sum(1 for r in results if not r.passed)
-            known = (RuleTrial(self.ref, count == 0, results, self.description, self.notes, self.level), count)
+            ref = self.ref
+            results = []
+            count = 0
+            # A loop, not a generator per rule: this runs for each rule of a first explanation.
+            for condition in self.conditions:
+                reason = condition.reason(source, target, ref)
+                if reason is None:
+                    results.append(condition.passed_result or _passed(condition))
+                else:
+                    count += 1
+                    results.append(ConditionResult(condition.description, False, reason))
+            known = (RuleTrial(ref, count == 0, tuple(results), self.description, self.notes, self.level), count)
             if len(trials) >= _TRIALS_KEPT:
                 trials.clear()
             trials[key] = known
@@ -343,20 +360,33 @@ class Judgement:
         if trials is not None:
             return trials
         table, source, target = self.table, self.source, self.target
-        picked = {rule.index for rule in table.allow_order(source, target)}
+        # Without index pins on allow rules, every allow rule is picked (:meth:`Table.allow_order`).
+        picked = {rule.index for rule in table.allow_order(source, target)} if table._allow.pinned else None
         # The reasons the verdict gave for its nearest misses are those trials' failures, not a second copy.
         known = {miss[0].index: miss[1] for miss in self._misses().values() if miss is not None}
-        ranked = []
+        # Table order is index order, so holding deny rules and the rest need no sort: only allow rules do,
+        # by (picked first, fewest failures, index), packed in one int (index < 2**16, count <= 64).
+        holding: List[RuleTrial] = []
+        allowed: List[Tuple[int, RuleTrial]] = []
+        rest: List[RuleTrial] = []
         for rule in table.rules:
-            failed = known.get(rule.index)
+            failed = known.get(rule.index) if known else None
             trial, count = rule.trial(source, target) if failed is None else rule.trial_of(failed)
-            if rule.effect == "allow":
-                rank = (1, 0 if rule.index in picked else 1, count, rule.index)
+            effect = rule.effect
+            if effect == "allow":
+                rank = (count << 16) | rule.index
+                if picked is not None and rule.index not in picked:
+                    rank |= 1 << 24
+                allowed.append((rank, trial))
+            elif count == 0 and effect == "deny":
+                holding.append(trial)
             else:
-                rank = (0 if (count == 0 and rule.effect == "deny") else 2, 0, 0, rule.index)
-            ranked.append((rank, trial))
-        ranked.sort(key=_first)
-        trials = self._memo["trials"] = tuple(trial for _, trial in ranked)
+                rest.append(trial)
+        if len(allowed) > 1:
+            allowed.sort(key=_first)
+        holding.extend(trial for _, trial in allowed)
+        holding.extend(rest)
+        trials = self._memo["trials"] = tuple(holding)
         return trials
 
 
