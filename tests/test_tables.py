@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import copy
+import json
 from pathlib import Path
 from typing import Any, Dict, List, Tuple
 
@@ -8,12 +9,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from vfiocompat import Registry
 from vfiocompat._table_files import read_table
 from vfiocompat._tables import compile_claims, compile_table
 from vfiocompat._versions import parse_version
 from vfiocompat.errors import TableError
 
-from .conftest import BASE_TABLE
+from .conftest import BASE_TABLE, dv
 
 
 def compiled(data: Dict[str, Any]) -> Any:
@@ -319,3 +321,20 @@ def test_consume_still_places_an_error_in_a_later_rule() -> None:
     with pytest.raises(TableError) as caught:
         compile_table(data, origin="t.toml", plugin="p", consume=True)
     assert "duplicate rule id (first at rules[0])" in caught.value.message and caught.value.rule == "a"
+
+
+def test_an_explanation_shows_its_own_spelling_of_an_equal_version(tmp_path: Path) -> None:
+    # Trials are kept by the values a rule tests; 2.0 and 2.00 are equal versions, but each pair's
+    # explanation must show the pair's own text.
+    data = copy.deepcopy(BASE_TABLE)
+    data["rules"].append({"id": "only-zzz", "effect": "allow", "conditions": [
+        {"field": "k", "test": "one_of", "side": "both", "values": ["zzz"]},
+        {"field": "v", "test": "target_ge_source"}]})
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps(data))
+    registry = Registry(tables=[path])
+    shown = []
+    for source in (dv(v="2.0"), dv(v="2.00")):
+        trial = next(t for t in registry.explain(source, dv(v="1.0")).trials if t.rule.rule == "only-zzz")
+        shown.extend(c.reason.source_value for c in trial.conditions if c.reason is not None and c.reason.field == "v")
+    assert shown == ["2.0", "2.00"]

@@ -32,9 +32,9 @@ from ._conditions import (
     shown,
     tighter,
 )
-from ._fields import FIELD_TYPES, MAP_VALUE_TYPES, ORDERED_BY_DEFAULT, FieldSpec, StringFormat, value_fault
+from ._fields import FIELD_TYPES, MAP_VALUE_TYPES, ORDERED_BY_DEFAULT, FieldSpec, MapValue, StringFormat, value_fault
 from ._verdict import ConditionResult, Reason, RuleRef, RuleTrial, RuleWarning
-from ._versions import SCHEMES
+from ._versions import SCHEMES, VersionValue
 from .errors import TableError
 
 __all__ = [
@@ -105,6 +105,9 @@ class Rule:
     tested: Tuple[str, ...] = field(default=(), repr=False, compare=False)
     #: Made on the first trial: most rules of a large table are never explained.
     _trials: Optional[Dict[Tuple[Any, ...], Tuple[RuleTrial, int]]] = field(default=None, repr=False, compare=False)
+    #: Positions in a trial key whose values are versions or maps of them, which equal values may spell
+    #: differently (set when the table is compiled).
+    spelled: Tuple[int, ...] = field(default=(), repr=False, compare=False)
 
     def __post_init__(self) -> None:
         pinned_first = tuple(sorted(self.conditions, key=lambda c: c.pin is None))
@@ -141,6 +144,15 @@ class Rule:
             key = (source.get(name), source.get(other), target.get(name), target.get(other))
         else:
             key = (*map(source.get, tested), *map(target.get, tested))
+        spelled = self.spelled
+        if spelled:
+            # Equal versions may be spelt differently (535.104.5, 535.104.05): a trial shows the pair's own.
+            if len(spelled) == 2:
+                first, second = key[spelled[0]], key[spelled[1]]
+                key = (*key, first.raw if type(first) is VersionValue else _spelling(first),
+                       second.raw if type(second) is VersionValue else _spelling(second))
+            else:
+                key = (*key, *[_spelling(key[at]) for at in spelled])
         trials = self._trials
         if trials is None:
             trials = {}
@@ -388,6 +400,23 @@ class Judgement:
         holding.extend(rest)
         trials = self._memo["trials"] = tuple(holding)
         return trials
+
+
+def _note_spelled(rule: Rule, fmt: StringFormat) -> None:
+    # The trial key is (source values..., target values...) of ``rule.tested``, in that order.
+    spelt = [at for at, name in enumerate(rule.tested)
+             if (spec := fmt.field(name)) is not None and spec.type in ("version", "map")]
+    if spelt:
+        width = len(rule.tested)
+        object.__setattr__(rule, "spelled", (*spelt, *(at + width for at in spelt)))
+
+
+def _spelling(value: Any) -> Any:
+    if isinstance(value, VersionValue):
+        return value.raw
+    if isinstance(value, MapValue):
+        return tuple((key, _spelling(value[key])) for key in value)
+    return value
 
 
 def _first(item: Tuple[Any, Any]) -> Any:
@@ -863,6 +892,7 @@ def compile_table(data: Mapping[str, Any], *, origin: str, plugin: str, place: O
     seen: Dict[str, int] = {}
     for index, raw in enumerate(raw_rules):
         rule = compiler.rule(raw, index, fmt, shared)
+        _note_spelled(rule, fmt)
         if rule.id in seen:
             raise compiler.fail(f"duplicate rule id (first at rules[{seen[rule.id]}])", ("rules", index, "id"),
                                 rule.id)
