@@ -289,3 +289,13 @@ def test_help_and_unknown_commands_name_every_command(argv: List[str]) -> None:
     text = result.stdout + result.stderr
     for name in ["check", "explain", *cli._COMMAND_MODULES]:
         assert name in text, (name, text)
+
+
+def test_json_may_come_before_the_command() -> None:
+    # Issue 12: `vfiocompat --json check` printed "vfiocompat:" twice and no JSON.
+    result = run("--json", "check", GOOD, NEWER)
+    assert (result.returncode, result.stderr) == (0, "")
+    assert json.loads(result.stdout)["compatible"] is True
+    missing = run("--json", "check", GOOD)
+    assert (missing.returncode, missing.stderr) == (2, "")
+    assert json.loads(missing.stdout)["error"]["code"] == "VC001"

@@ -100,10 +100,6 @@ class _Parser(argparse.ArgumentParser):
         raise _HelpShown(status)
 
 
-def _registry(args: argparse.Namespace) -> Any:
-    return registry_for(args)
-
-
 def registry_for(args: argparse.Namespace, *, also_disabled: Sequence[str] = (),
                  plugin_timeout: Optional[float] = None) -> Any:
     """The registry the common options ask for; ``--disable-plugin`` of a name not installed is a usage error.
@@ -140,7 +136,7 @@ def _cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return _check_batch(args, out)
     if args.source is None or args.target is None:
         raise UsageError("check needs SOURCE and TARGET, or --batch FILE")
-    verdict = _registry(args).check(args.source, args.target, args.mode, args.strict)
+    verdict = registry_for(args).check(args.source, args.target, args.mode, args.strict)
     if args.json:
         from ._json_forms import verdict_form
 
@@ -156,7 +152,7 @@ def _check_batch(args: argparse.Namespace, out: TextIO) -> int:
     if args.source is not None:
         raise UsageError("check takes SOURCE TARGET or --batch FILE, not both")
     pairs = read_pairs(args.batch)
-    registry = _registry(args)
+    registry = registry_for(args)
     all_compatible = True
     if args.json:
         from ._json_forms import verdict_form
@@ -188,7 +184,7 @@ def _warning_lines(verdict: Any) -> List[str]:
 def _cmd_explain(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.target is None:
         return _explain_code(args, out)
-    registry = _registry(args)
+    registry = registry_for(args)
     explanation = registry.explain(args.source, args.target, args.mode, args.strict)
     if args.json:
         from ._json_forms import explanation_form
@@ -262,7 +258,7 @@ def _explain_code(args: argparse.Namespace, out: TextIO) -> int:
         form = {"schema_version": 1, "code": info.code, "name": info.name, "layer": info.layer,
                 "summary": info.summary, "hint": info.hint, "uses": []}
     else:
-        uses = _vendor_code_uses(_registry(args), code)
+        uses = _vendor_code_uses(registry_for(args), code)
         if not uses:
             raise UsageError(f"unknown reason code {code!r}: not a core code nor used by an installed table")
         form = {"schema_version": 1, "code": code, "name": None, "layer": "table", "summary": None,
@@ -300,7 +296,7 @@ def _cmd_parse(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from ._device_version import parse
 
     device = parse(args.device_version)
-    side = None if args.no_plugins and not args.table else _registry(args).resolve(args.device_version)
+    side = None if args.no_plugins and not args.table else registry_for(args).resolve(args.device_version)
     if args.json:
         from ._json_forms import device_version_form
 
@@ -323,7 +319,7 @@ def _cmd_parse(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 def _cmd_plugins(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from ._json_forms import plugins_form
 
-    form = plugins_form(_registry(args).plugins)
+    form = plugins_form(registry_for(args).plugins)
     if args.json:
         _emit(out, form)
         return EXIT_OK
@@ -350,7 +346,7 @@ def _cmd_validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.installed:
         from ._registry import Registry
 
-        registry = _registry(args)
+        registry = registry_for(args)
         for record in registry.plugins:
             single = Registry.of_tables(record.tables, registry.parse_hooks_of(record.name))
             for table in record.tables:
@@ -459,6 +455,9 @@ def build_parser(only: Optional[str] = None) -> argparse.ArgumentParser:
     common.add_argument("--no-plugins", action="store_true", help="load no installed plugin, only --table files")
     parser = _Parser(prog="vfiocompat", description="Ask before migrating a VFIO device: is the target compatible?")
     parser.add_argument("--version", action="version", version=f"vfiocompat {__version__}")
+    # `vfiocompat --json check ...` as well as `vfiocompat check --json ...` (its own dest: a subcommand's
+    # defaults would overwrite it).
+    parser.add_argument("--json", dest="json_first", action="store_true", help="the same as COMMAND --json")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     subparsers.required = True
     commands = _OnlyCommand(subparsers, only)
@@ -537,6 +536,8 @@ def _run(words: List[str], out: TextIO, err: TextIO) -> int:
     try:
         first = words[0] if words and not words[0].startswith("-") else None
         args = build_parser(first).parse_args(words)
+        if getattr(args, "json_first", False):
+            args.json = True
         handler: Callable[[argparse.Namespace, TextIO, TextIO], int] = args.handler
         return handler(args, cast(TextIO, safe_out), cast(TextIO, safe_err))
     except _HelpShown as shown:

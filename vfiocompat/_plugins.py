@@ -282,7 +282,7 @@ def load_plugins(found: Sequence[FoundPlugin], disabled: Iterable[str] = (),
         if manager.hook.vfiocompat_parse_fields.get_hookimpls():
             parse_hooks[plugin.name] = _parse_hook(manager, sandbox)
         if manager.hook.vfiocompat_device_version.get_hookimpls():
-            probe_hooks[plugin.name] = _probe_hook(manager, sandbox)
+            probe_hooks[plugin.name] = _ProbeHook(manager, sandbox)
         records.append(PluginRecord(
             plugin.name, plugin.distribution, plugin.version, tuple(tables), tuple(failures),
         ))
@@ -347,10 +347,6 @@ class _ProbeHook:
     def each(self, devices: Sequence[Any]) -> List[Tuple[bool, Any]]:
         """``(True, device_version or None)`` or ``(False, HookFailed)`` per device, in order."""
         return self._sandbox.call_each(lambda device: self._caller(device=device), devices, convert=_plain_text)
-
-
-def _probe_hook(manager: pluggy.PluginManager, sandbox: Sandbox) -> ProbeHook:
-    return _ProbeHook(manager, sandbox)
 
 
 def _load(plugin: FoundPlugin, manager: pluggy.PluginManager, mark: Callable[[Any], None]) -> None:
