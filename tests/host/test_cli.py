@@ -405,3 +405,19 @@ def test_libvirt_hook_refuses_hostile_xml_without_probing(monkeypatch: pytest.Mo
     status, out, err = run("libvirt-hook", "vm-01", "migrate", "begin", "-")
     assert status == 1 and out == ""
     assert err.startswith("vfiocompat: refusing migration of 'vm-01': error[VC607]") and err.count("\n") == 1
+
+
+def test_probe_gives_plugins_the_config_files_facts(tmp_path: Path) -> None:
+    # `vfiocompat probe --config` read the file's sysfs_root but not its [facts]: every device needing one
+    # stayed VC608 although the README tells operators to supply facts there.
+    import importlib.util
+
+    if importlib.util.find_spec("vfiocompat_mlx5") is None:
+        pytest.skip("the vfiocompat-mlx5 plugin is not installed")
+    fixture = Path(__file__).resolve().parents[2] / "examples" / "sysfs" / "mlx5"
+    expected = json.loads((fixture / "expected-config.json").read_text())["devices"]
+    status, out, err = run("probe", "--json", "--host", "h1", "--sysfs-root", str(fixture / "sys"),
+                           "--config", str(fixture / "config.toml"))
+    assert (status, err) == (0, "")
+    found = {d["id"]: d["device_version"] for d in json.loads(out)["devices"] if d["device_version"]}
+    assert found == expected

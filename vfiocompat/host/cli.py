@@ -91,16 +91,17 @@ def _cmd_probe(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     import socket
 
     from ..errors import UsageError
+    from .config import config_of, probe_configured
     from .inventory import inventory_form
     from .labels import host_name_problem
-    from .probe import probe
 
     host = args.host if args.host is not None else socket.gethostname()
     problem = host_name_problem(host)
     if problem is not None:
         given = "--host" if args.host is not None else "this host's name (pass --host NAME)"
         raise UsageError(f"{given}: {host!r} {problem}")
-    inventory = probe(sysfs_root(args.sysfs_root), registry_of(args), host=host)
+    # The host config's [facts] reach the plugins, as they do for the hook and doctor.
+    inventory = probe_configured(sysfs_root(args), registry_of(args), config_of(args), host=host)
     if args.json:
         _emit(out, inventory_form(inventory))
         return 0

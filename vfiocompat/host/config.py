@@ -236,11 +236,6 @@ def _facts(path: str, value: Any) -> Mapping[str, Mapping[str, str]]:
 
 def probe_configured(root: str, registry: Any, config: HostConfig, **options: Any) -> Any:
     """:func:`vfiocompat.host.probe.probe` of ``root`` with the configuration's device facts."""
-    import inspect
-
     from .probe import probe
 
-    # facts= is new in probe; a probe without it has no facts to give plugins.
-    if config.facts and "facts" in inspect.signature(probe).parameters:
-        options["facts"] = config.facts
-    return probe(root, registry, **options)
+    return probe(root, registry, facts=config.facts, **options)
