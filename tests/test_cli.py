@@ -229,6 +229,21 @@ def test_python_dash_m_works() -> None:
     assert result.returncode == 0 and result.stdout.startswith("vfiocompat ")
 
 
+@pytest.mark.parametrize("command", [[SCRIPT], [sys.executable, "-m", "vfiocompat"]])
+def test_the_process_exits_with_the_verdict_and_all_its_output(command: List[str], tmp_path: Path) -> None:
+    # The process ends with os._exit after main (no interpreter teardown): nothing written may be lost.
+    schema = subprocess.run([*command, "schema"], capture_output=True, text=True, timeout=60, check=False)
+    assert schema.returncode == 0
+    assert json.loads(schema.stdout) == json.loads((SCHEMAS / "table.schema.json").read_text("utf-8"))
+    refused = subprocess.run([*command, "check", "--json", "--no-plugins", GOOD, NEWER], capture_output=True,
+                             text=True, timeout=60, check=False)
+    assert refused.returncode == 1
+    assert json.loads(refused.stdout)["compatible"] is False
+    bad = subprocess.run([*command, "check", "--no-plugins", "nonsense", NEWER], capture_output=True, text=True,
+                         timeout=60, check=False)
+    assert bad.returncode == 1 and "VC1" in bad.stdout
+
+
 class _Recorder:
     """Stands in for argparse's subparsers: records the names of the commands added."""
 

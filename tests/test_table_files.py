@@ -168,12 +168,30 @@ def test_the_table_section_decodes_alone_or_not_at_all(text: str, expected: Any)
     assert decode_head(text.encode("utf-8"), "t.toml") == expected
 
 
+@pytest.mark.parametrize(("tail", "expected"), [
+    # The section's prose after the claim keys is not decoded for routing, even where it is broken.
+    ('notes = """\nx = 1\n"""\ntitle = "T"\n', {"id": "t", "vendor": "0xfffe", "prefixes": ["k="]}),
+    ('notes = "unterminated\n', {"id": "t", "vendor": "0xfffe", "prefixes": ["k="]}),
+])
+def test_the_head_is_cut_after_the_claim_keys(tail: str, expected: Any) -> None:
+    text = '[table]\nid = "t"\nvendor = "0xfffe"\nprefixes = [\n  "k=",\n]\n' + tail
+    assert decode_head(text.encode("utf-8"), "t.toml") == expected
+
+
+def test_a_cut_inside_a_string_falls_back_to_the_whole_section() -> None:
+    # "title = ..." inside the multi-line string looks like the next key: that cut does not decode.
+    text = '[table]\nid = """\nvendor = 1\nprefixes = 2\ntitle = 3\n"""\nvendor = "0x1"\nprefixes = []\n'
+    assert decode_head(text.encode("utf-8"), "t.toml") == {"id": "vendor = 1\nprefixes = 2\ntitle = 3\n",
+                                                             "vendor": "0x1", "prefixes": []}
+
+
 def test_json_heads_are_decoded_with_the_whole_file() -> None:
     assert decode_head(b'{"table": {"id": "t"}}', "t.json") is None
 
 
 _TRICKY_LINES = ['"""', "'''", "[table]", "[format]", "[[rules]]", 'prefixes = ["x="]', 'id = "evil"', "x = [",
-                 "]", 'notes = """', "table.id = 'dotted'", "[table.more]", "# [table]", 'a = "[table]"', ""]
+                 "]", 'notes = """', 'title = "t"', 'vendor = "0x1"', "table.id = 'dotted'", "[table.more]",
+                 "# [table]", 'a = "[table]"', ""]
 
 
 @settings(max_examples=300, deadline=None)

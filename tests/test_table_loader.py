@@ -2,15 +2,24 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
-from typing import Any, Callable, Dict, List
+from typing import Any, Callable, Dict, List, Tuple
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from vfiocompat._table_files import read_table
-from vfiocompat._table_loader import MAX_REPORTED_ERRORS, load_table, schema_errors
+from vfiocompat._table_files import decode_text, read_table
+from vfiocompat._table_loader import (
+    MAX_REPORTED_ERRORS,
+    _compile_in_pieces,
+    check_counts,
+    compile_document,
+    load_table,
+    schema_errors,
+)
 from vfiocompat.errors import TableError
 
-from .conftest import BASE_TABLE
+from .conftest import BASE_TABLE, to_toml
 
 Write = Callable[..., Path]
 
@@ -185,3 +194,72 @@ def test_claims_come_from_the_bytes_and_the_rules_are_compiled_on_first_use(writ
     handle = open_table(path, plugin="p")
     assert handle.claims.prefixes == ("k=",)
     assert handle.load().claims == handle.claims
+
+
+# -- compiling piece by piece -------------------------------------------------------------------
+
+_PIECE_LINES = ['"""', "'''", "[[rules]]", "[[ rules ]] # again", "[[examples]]", "[format]", "[table.more]",
+                "rules = []", 'id = "x"', 'effect = "deny"', "conditions = [", "]", 'notes = """', "x = [", ""]
+
+
+def _both_ways(text: str) -> Tuple[Any, Any]:
+    """(compiled piece by piece or None, compiled whole or None when refused)."""
+    piecewise = _compile_in_pieces(text, "t.toml", "t.toml", "p")
+    try:
+        document = decode_text(text, "t.toml", "t.toml")
+        check_counts(document)
+        whole: Any = compile_document(document, "p")
+    except TableError:
+        whole = None
+    return piecewise, whole
+
+
+def test_a_valid_table_is_compiled_piece_by_piece_as_it_is_whole(write_table: Write) -> None:
+    text = write_table(BASE_TABLE).read_text("utf-8")
+    piecewise, whole = _both_ways(text)
+    assert piecewise is not None and whole is not None
+    assert repr(piecewise) == repr(whole)
+    assert [rule.id for rule in piecewise.rules] == [rule["id"] for rule in BASE_TABLE["rules"]]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 80), st.sampled_from(_PIECE_LINES)), max_size=5))
+def test_pieces_compile_to_what_the_whole_file_compiles_to(inserts: List[Tuple[int, str]]) -> None:
+    lines = to_toml(BASE_TABLE).splitlines()
+    for at, line in inserts:
+        lines.insert(min(at, len(lines)), line)
+    piecewise, whole = _both_ways("\n".join(lines) + "\n")
+    if piecewise is not None:
+        # Never a table the whole file does not make: refused whole means refused (None) piecewise too.
+        assert whole is not None
+        assert repr(piecewise) == repr(whole)
+
+
+@pytest.mark.parametrize(("at", "line"), [
+    (0, "rules = []"),  # the part before the pieces holds a key a piece fills
+    (0, "examples = []"),
+    (-1, "[format]"),  # a section after the last piece: that piece holds two keys
+    (-1, '[[ "rules" ]]'),  # a header spelt otherwise: one piece holds two rules
+])
+def test_a_piece_or_head_that_is_not_one_item_is_decoded_whole(write_table: Write, at: int, line: str) -> None:
+    lines = write_table(BASE_TABLE).read_text("utf-8").splitlines()
+    lines.insert(at if at >= 0 else len(lines), line)
+    assert _compile_in_pieces("\n".join(lines) + "\n", "t.toml", "t.toml", "p") is None
+
+
+@pytest.mark.parametrize("change", [
+    lambda d: d.pop("rules"),  # no [[rules]] piece: the whole file says "rules" is missing
+    lambda d: d["rules"][0]["conditions"].extend([{"field": "k", "test": "equal"}] * 65),  # over a count
+    lambda d: d["rules"].append(copy.deepcopy(d["rules"][0])),  # a compile error (a duplicate id)
+])
+def test_a_table_refused_whole_is_not_compiled_in_pieces(write_table: Write, change: Any) -> None:
+    piecewise, whole = _both_ways(write_table(broken(change)).read_text("utf-8"))
+    assert piecewise is None and whole is None
+
+
+def test_a_refused_table_reports_the_whole_files_error(write_table: Write) -> None:
+    path = write_table(broken(lambda d: d["rules"].append(copy.deepcopy(d["rules"][0]))))
+    with pytest.raises(TableError) as refused:
+        load_table(path, "p")
+    assert "duplicate rule id" in str(refused.value)
+    assert refused.value.location is not None and refused.value.location.startswith(f"{path}:")

@@ -12,22 +12,24 @@ use; callers that check many pairs, or want other plugins, make their own :class
 
 from __future__ import annotations
 
-from typing import Optional
+from importlib import import_module
+from typing import TYPE_CHECKING, Any, List, Optional
 
-from ._device_version import MAX_LENGTH, DeviceVersion, parse
-from ._registry import Registry, Resolution
-from ._verdict import MODES, ConditionResult, Explanation, Reason, RuleRef, RuleTrial, RuleWarning, Verdict
-from .errors import (
-    DeviceFactMissing,
-    DeviceVersionError,
-    FieldFormatError,
-    LimitError,
-    PluginError,
-    TableError,
-    UsageError,
-    VfiocompatError,
-)
-from .hookspecs import hookimpl
+if TYPE_CHECKING:  # the names below are loaded on first use (see __getattr__); type checkers see them here
+    from ._device_version import MAX_LENGTH, DeviceVersion, parse
+    from ._registry import Registry, Resolution
+    from ._verdict import MODES, ConditionResult, Explanation, Reason, RuleRef, RuleTrial, RuleWarning, Verdict
+    from .errors import (
+        DeviceFactMissing,
+        DeviceVersionError,
+        FieldFormatError,
+        LimitError,
+        PluginError,
+        TableError,
+        UsageError,
+        VfiocompatError,
+    )
+    from .hookspecs import hookimpl
 
 __all__ = [
     "__version__",
@@ -60,6 +62,33 @@ __all__ = [
 
 __version__ = "0.2.0"
 
+# Public name -> its private module. Loading them on first use keeps ``import vfiocompat.X`` from
+# importing the whole engine: a plugin importing ``hookimpl`` and a cold check pay for what they use.
+_WHERE = {
+    "MAX_LENGTH": "_device_version", "DeviceVersion": "_device_version", "parse": "_device_version",
+    "Registry": "_registry", "Resolution": "_registry",
+    "MODES": "_verdict", "ConditionResult": "_verdict", "Explanation": "_verdict", "Reason": "_verdict",
+    "RuleRef": "_verdict", "RuleTrial": "_verdict", "RuleWarning": "_verdict", "Verdict": "_verdict",
+    "DeviceFactMissing": "errors", "DeviceVersionError": "errors", "FieldFormatError": "errors",
+    "LimitError": "errors", "PluginError": "errors", "TableError": "errors", "UsageError": "errors",
+    "VfiocompatError": "errors",
+    "hookimpl": "hookspecs",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value  # later look-ups are plain attribute reads
+    return value
+
+
+def __dir__() -> List[str]:
+    return sorted({*globals(), *__all__})
+
+
 _default: Optional[Registry] = None
 
 
@@ -67,6 +96,8 @@ def default_registry() -> Registry:
     """The registry of installed plugins (less ``VFIOCOMPAT_DISABLE_PLUGINS``), loaded once."""
     global _default
     if _default is None:
+        from ._registry import Registry
+
         _default = Registry.from_environment()
     return _default
 

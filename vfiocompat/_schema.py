@@ -6,7 +6,6 @@ only read tables (the compiler checks all the schema does) start fast.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Dict, List, Tuple, Union
 
@@ -36,6 +35,8 @@ _loaded: Dict[str, Any] = {}
 def schema(name: str) -> Any:
     """The parsed schema ``name``."""
     if name not in _loaded:
+        import json  # validate alone reads schemas; a check should not pay for json
+
         _loaded[name] = json.loads(schema_text(name))
     return _loaded[name]
 

@@ -6,7 +6,6 @@ Limits: a table file is at most :data:`MAX_TABLE_BYTES` and nests at most
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import stat
@@ -32,6 +31,10 @@ __all__ = [
     "read_table",
     "read_raw",
     "decode_table",
+    "table_text",
+    "decode_text",
+    "decode_in_pieces",
+    "decode_piece",
     "decode_head",
     "format_path",
     "locate",
@@ -139,34 +142,90 @@ def decode_table(raw: bytes, origin: str, name: str, *, keep_raw: bool = True) -
 
     ``keep_raw=False``: the document's ``raw`` is empty, so the caller's dropping the bytes frees them.
     """
+    text = table_text(raw, origin)
+    return decode_text(text, origin, name, raw if keep_raw else b"")
+
+
+def table_text(raw: bytes, origin: str) -> str:
+    """A table file's bytes as text: UTF-8 (a BOM allowed) without NUL; raise :class:`TableError` (VC501)."""
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         raise TableError(f"is not UTF-8 (byte {error.start})", code="VC501", location=origin) from None
-    if not keep_raw:
-        raw = b""  # frees the caller's bytes before the decoder's objects pile up, when this held the last reference
     if "\x00" in text:
         raise TableError("contains a NUL character; is it a binary file?", code="VC501", location=origin)
+    return text
+
+
+def decode_text(text: str, origin: str, name: str, raw: bytes = b"") -> TableDocument:
+    """Decode a table's text from :func:`table_text`, whole; raise :class:`TableError`."""
     syntax = _syntax(name, text)
     data = _decode(text, syntax, origin)
     _check_depth(data, origin)
     return TableDocument(data, text, raw, origin, syntax)
 
 
+# A [[rules]] or [[examples]] header line, spelt bare (spaces and a comment allowed).
+_ITEM_HEADER = re.compile(r"^[ \t]*\[\[[ \t]*(rules|examples)[ \t]*\]\][ \t]*(?:#[^\r\n]*)?\r?$", re.MULTILINE)
+
+
+def decode_in_pieces(text: str, name: str) -> Optional[Tuple[Dict[str, Any], List[Tuple[str, int, int]]]]:
+    """A TOML table cut at its ``[[rules]]`` and ``[[examples]]`` headers, for decoding one item at a time.
+
+    Returns the decoded part before the first such header and, for each item, its key and the span
+    of its text (header to next header), for :func:`decode_piece`; ``None`` for JSON, for a table
+    without such headers, or when the part before them does not decode alone (or holds either key).
+    Decoding the pieces is decoding the file: every item header starts a fresh table, a piece ends
+    where the next begins, and a cut inside a multi-line string or array leaves that piece unable to
+    decode (then the file is decoded whole).
+    """
+    if _syntax(name, text) != "toml":
+        return None
+    starts = [(match.group(1), match.start()) for match in _ITEM_HEADER.finditer(text)]
+    if not starts:
+        return None
+    try:
+        head = tomllib.loads(text[: starts[0][1]])
+        _check_depth(head, "")
+    except (tomllib.TOMLDecodeError, RecursionError, ValueError, TableError):
+        return None
+    if "rules" in head or "examples" in head:
+        return None
+    ends = [start for _, start in starts[1:]] + [len(text)]
+    return head, [(key, start, end) for (key, start), end in zip(starts, ends)]
+
+
+def decode_piece(text: str, key: str, start: int, end: int) -> Optional[Any]:
+    """The one item ``text[start:end]`` holds under ``key``; ``None`` when the piece is anything else."""
+    try:
+        piece = tomllib.loads(text[start:end])
+        _check_depth(piece, "")
+    except (tomllib.TOMLDecodeError, RecursionError, ValueError, TableError):
+        return None
+    items = piece.get(key)
+    if len(piece) != 1 or not isinstance(items, list) or len(items) != 1:
+        return None
+    return items[0]
+
+
 # A line that is "[table]" (spaces around it allowed), and the next line that starts with "[".
 _TABLE_HEADER = re.compile(r"^[ \t]*\[table\][ \t]*\r?$", re.MULTILINE)
 _ANY_HEADER = re.compile(r"^[ \t]*\[", re.MULTILINE)
+# A line that starts a bare key, and the keys the claims are made of.
+_KEY_LINE = re.compile(r"^[ \t]*([A-Za-z0-9_-]+)[ \t]*=", re.MULTILINE)
+_CLAIM_KEYS = ("id", "vendor", "prefixes")
 
 
 def decode_head(raw: bytes, name: str) -> Optional[Dict[str, Any]]:
     """The ``[table]`` section of a TOML table, decoded without decoding the rest; ``None`` when unsure.
 
-    tomllib reads 6 MB/s: routing by claims should not decode every rule of every table. The text is
-    cut before the first header after ``[table]`` and only that prefix is decoded. The cut is sound:
-    a prefix decodes only if the parser is at the top level where it was cut (inside a multi-line
-    string or array it fails), so what it holds is what the whole file holds at that point, and
-    TOML lets no later line change a key already defined. ``None`` (decode the whole file) for JSON,
-    for a header spelt otherwise, or for any prefix that does not decode.
+    tomllib reads 6 MB/s: routing by claims should not decode every rule of every table, nor the
+    section's long notes. The text is cut after the claim keys (``id``, ``vendor``, ``prefixes``, at
+    the next key line), else before the first header after ``[table]``, and only that prefix is
+    decoded. The cut is sound: a prefix decodes only if the parser is at the top level where it was
+    cut (inside a multi-line string or array it fails), so what it holds is what the whole file holds
+    at that point, and TOML lets no later line change a key already defined. ``None`` (decode the
+    whole file) for JSON, for a header spelt otherwise, or when no prefix decodes.
     """
     try:
         text = raw.decode("utf-8-sig")
@@ -178,11 +237,27 @@ def decode_head(raw: bytes, name: str) -> Optional[Dict[str, Any]]:
     if header is None:
         return None
     following = _ANY_HEADER.search(text, header.end())
-    try:
-        head = tomllib.loads(text[: following.start() if following else len(text)]).get("table")
-    except (tomllib.TOMLDecodeError, RecursionError, ValueError):
-        return None
-    return head if isinstance(head, dict) else None
+    end = following.start() if following else len(text)
+    for cut in (_after_claims(text, header.end(), end), end):
+        if cut is None:
+            continue
+        try:
+            head = tomllib.loads(text[:cut]).get("table")
+        except (tomllib.TOMLDecodeError, RecursionError, ValueError):
+            continue
+        if isinstance(head, dict) and (cut == end or all(key in head for key in _CLAIM_KEYS)):
+            return head
+    return None
+
+
+def _after_claims(text: str, start: int, end: int) -> Optional[int]:
+    """The start of the first key line after every claim key's line in ``text[start:end]``, or None."""
+    missing = set(_CLAIM_KEYS)
+    for line in _KEY_LINE.finditer(text, start, end):
+        if not missing:
+            return line.start()
+        missing.discard(line.group(1))
+    return None
 
 
 def _syntax(name: str, text: str) -> str:
@@ -195,18 +270,30 @@ def _syntax(name: str, text: str) -> str:
 
 
 def _decode(text: str, syntax: str, origin: str) -> Any:
+    if syntax == "json":
+        return _decode_json(text, origin)
     try:
-        if syntax == "json":
-            return json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_unique_keys)
         return tomllib.loads(text)
-    except json.JSONDecodeError as error:
-        raise TableError(f"invalid JSON: {error.msg}", code="VC502", location=f"{origin}:{error.lineno}") from None
     except tomllib.TOMLDecodeError as error:
         raise TableError(f"invalid TOML: {error}", code="VC502", location=origin) from None
     except RecursionError:
         raise TableError(f"nests deeper than {MAX_DEPTH} levels", code="VC507", location=origin) from None
     except ValueError as error:
-        raise TableError(f"invalid {syntax.upper()}: {error}", code="VC502", location=origin) from None
+        raise TableError(f"invalid TOML: {error}", code="VC502", location=origin) from None
+
+
+def _decode_json(text: str, origin: str) -> Any:
+    # Imported for JSON tables only: the reference tables are TOML, and json cost a cold check 0.9 ms.
+    import json
+
+    try:
+        return json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_unique_keys)
+    except json.JSONDecodeError as error:
+        raise TableError(f"invalid JSON: {error.msg}", code="VC502", location=f"{origin}:{error.lineno}") from None
+    except RecursionError:
+        raise TableError(f"nests deeper than {MAX_DEPTH} levels", code="VC507", location=origin) from None
+    except ValueError as error:
+        raise TableError(f"invalid JSON: {error}", code="VC502", location=origin) from None
 
 
 def _unique_keys(pairs: List[Tuple[str, Any]]) -> Dict[str, Any]:
@@ -280,6 +367,8 @@ def locate(document: TableDocument, path: Sequence[Union[str, int]]) -> Optional
         return start + 1
     rule_id = _rule_id(document.data, path)
     if rule_id is not None:
+        import json
+
         needle = json.dumps(rule_id)
         for number, line in enumerate(lines):
             if needle in line and '"id"' in line:

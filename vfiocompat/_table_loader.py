@@ -6,11 +6,23 @@ The compiler refuses everything the JSON Schema refuses, so the schema is a diag
 
 from __future__ import annotations
 
-from typing import Callable, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Iterator, List, Optional, Sequence, Tuple
 
 from ._conditions import MAX_LIST_ITEMS, PathParts
 from ._schema import table_schema_issues
-from ._table_files import TableDocument, TableSource, decode_head, decode_table, format_path, locate, read_raw
+from ._table_files import (
+    TableDocument,
+    TableSource,
+    decode_head,
+    decode_in_pieces,
+    decode_piece,
+    decode_table,
+    decode_text,
+    format_path,
+    locate,
+    read_raw,
+    table_text,
+)
 from ._tables import (
     MAX_CONDITIONS,
     MAX_EXAMPLES,
@@ -127,26 +139,39 @@ def check_counts(document: TableDocument) -> None:
         raise over(("rules",), len(rules), MAX_RULES, "rules")
     total = 0
     for index, rule in enumerate(rules):
-        if not isinstance(rule, dict):
-            continue
-        downgrade = rule.get("allow_downgrade")
-        if isinstance(downgrade, list) and len(downgrade) > MAX_FIELDS:
-            raise over(("rules", index, "allow_downgrade"), len(downgrade), MAX_FIELDS, "allow_downgrade names")
-        conditions = rule.get("conditions")
-        if not isinstance(conditions, list):
-            continue
-        if len(conditions) > MAX_CONDITIONS:
-            raise over(("rules", index, "conditions"), len(conditions), MAX_CONDITIONS, "conditions per rule: it")
-        total += len(conditions)
-        for number, condition in enumerate(conditions):
-            if not isinstance(condition, dict):
-                continue
-            for key in ("values", "pairs"):
-                items = condition.get(key)
-                if isinstance(items, list) and len(items) > MAX_LIST_ITEMS:
-                    raise over(("rules", index, "conditions", number, key), len(items), MAX_LIST_ITEMS, key)
+        found = _rule_over_limit(rule, index)
+        if found is not None:
+            raise over(*found)
+        total += _condition_count(rule)
     if total > MAX_TOTAL_CONDITIONS:
         raise over(("rules",), total, MAX_TOTAL_CONDITIONS, "conditions in all")
+
+
+def _rule_over_limit(rule: Any, index: int) -> Optional[Tuple[PathParts, int, int, str]]:
+    """The first list of one decoded rule over its count limit: (path, count, limit, what), or None."""
+    if not isinstance(rule, dict):
+        return None
+    downgrade = rule.get("allow_downgrade")
+    if isinstance(downgrade, list) and len(downgrade) > MAX_FIELDS:
+        return ("rules", index, "allow_downgrade"), len(downgrade), MAX_FIELDS, "allow_downgrade names"
+    conditions = rule.get("conditions")
+    if not isinstance(conditions, list):
+        return None
+    if len(conditions) > MAX_CONDITIONS:
+        return ("rules", index, "conditions"), len(conditions), MAX_CONDITIONS, "conditions per rule: it"
+    for number, condition in enumerate(conditions):
+        if not isinstance(condition, dict):
+            continue
+        for key in ("values", "pairs"):
+            items = condition.get(key)
+            if isinstance(items, list) and len(items) > MAX_LIST_ITEMS:
+                return ("rules", index, "conditions", number, key), len(items), MAX_LIST_ITEMS, key
+    return None
+
+
+def _condition_count(rule: Any) -> int:
+    conditions = rule.get("conditions") if isinstance(rule, dict) else None
+    return len(conditions) if isinstance(conditions, list) else 0
 
 
 class TableHandle:
@@ -205,15 +230,62 @@ def open_table(source: TableSource, plugin: str) -> TableHandle:
     del raw
 
     def build() -> Table:
-        document = decode_table(pending.pop(), origin, name, keep_raw=False)
-        check_counts(document)
-        table = compile_document(document, plugin, consume=True)
+        text = table_text(pending.pop(), origin)
+        table = _compile_in_pieces(text, origin, name, plugin)
+        if table is None:
+            document = decode_text(text, origin, name)
+            del text
+            check_counts(document)
+            table = compile_document(document, plugin, consume=True)
         if table.claims != claims:
             raise TableError("the claims read from the [table] section differ from the compiled table's; refused",
                              code="VC504", location=origin)
         return table
 
     return TableHandle(claims, plugin, origin, build)
+
+
+def _compile_in_pieces(text: str, origin: str, name: str, plugin: str) -> Optional[Table]:
+    """The table compiled one decoded rule at a time, or ``None``: then it is decoded and compiled whole.
+
+    The whole decoded document of a 10,000-rule table weighs 30 MB, more than the compiled table; a
+    piece is let go once compiled. Anything amiss (a piece that does not decode alone, a count over a
+    limit, any compile error) gives ``None``, so what a table is refused for, and where, is said by
+    the whole-file path alone.
+    """
+    cut = decode_in_pieces(text, name)
+    if cut is None:
+        return None
+    head, pieces = cut
+    if len(pieces) > MAX_RULES + MAX_EXAMPLES:
+        return None
+    total = 0
+
+    def items(key: str) -> Iterator[Any]:
+        nonlocal total
+        for piece_key, start, end in pieces:
+            if piece_key != key:
+                continue
+            item = decode_piece(text, key, start, end)
+            if item is None:
+                raise _NotInPieces
+            if key == "rules":
+                total += _condition_count(item)
+                if total > MAX_TOTAL_CONDITIONS or _rule_over_limit(item, 0) is not None:
+                    raise _NotInPieces
+            yield item
+
+    # Each list the pieces fill is empty in the document; a key no piece has stays absent, as in the file.
+    data = {**head, **{key: [] for key, _, _ in pieces}}
+    try:
+        return compile_table(data, origin=origin, plugin=plugin, rules_given=items("rules"),
+                             examples_given=items("examples"))
+    except (_NotInPieces, TableError):
+        return None
+
+
+class _NotInPieces(Exception):
+    """A table that cannot be compiled piece by piece (it is compiled whole instead)."""
 
 
 def _head_claims(raw: bytes, origin: str, name: str) -> Optional[TableClaims]:

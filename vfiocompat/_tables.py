@@ -10,10 +10,9 @@ table of 10,000 rules is not scanned for each pair.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, FrozenSet, List, Mapping, Optional, Sequence, Set, Tuple
+from typing import Any, Callable, Dict, FrozenSet, Iterable, List, Mapping, Optional, Sequence, Set, Tuple
 
 from ._conditions import (
     LATEST_SCHEMA_VERSION,
@@ -116,23 +115,14 @@ class Rule:
         object.__setattr__(self, "tested", tuple(dict.fromkeys(
             name for c in self.conditions for name in (c.field, getattr(c, "other", c.field)))))
 
-    def trial_of(self, failed: Sequence[Tuple[Condition, Reason]]) -> Tuple[RuleTrial, int]:
-        """The trial of a rule whose failing conditions and their reasons are known."""
-        reasons = dict(failed)
-        results = []
-        for condition in self.conditions:
-            reason = reasons.get(condition)
-            results.append(condition.passed_result or _passed(condition) if reason is None
-                           else ConditionResult(condition.description, False, reason))
-        return (RuleTrial(self.ref, not reasons, tuple(results), self.description, self.notes, self.level),
-                len(reasons))
-
-    def trial(self, source: Mapping[str, Any], target: Mapping[str, Any]) -> Tuple[RuleTrial, int]:
+    def trial(self, source: Mapping[str, Any], target: Mapping[str, Any],
+              failed: Optional[Sequence[Tuple[Condition, Reason]]] = None) -> Tuple[RuleTrial, int]:
         """The rule tried on a pair, for ``explain``, and how many of its conditions fail.
 
         A trial depends only on the values of the fields the rule tests, and fleets repeat them: a
         first explanation of a pair reuses the trials of pairs that share them (measured in
-        benchmarks/w1_checks.py), so they are kept here, bounded.
+        benchmarks/w1_checks.py), so they are kept here, bounded. ``failed``: the failing conditions
+        and reasons a verdict gave already, which a new trial is made of rather than found again.
         """
         # No field value is None, so None stands for an absent (optional) field.
         tested = self.tested
@@ -146,13 +136,13 @@ class Rule:
             key = (*map(source.get, tested), *map(target.get, tested))
         spelled = self.spelled
         if spelled:
-            # Equal versions may be spelt differently (535.104.5, 535.104.05): a trial shows the pair's own.
-            if len(spelled) == 2:
-                first, second = key[spelled[0]], key[spelled[1]]
-                key = (*key, first.raw if type(first) is VersionValue else _spelling(first),
-                       second.raw if type(second) is VersionValue else _spelling(second))
-            else:
-                key = (*key, *[_spelling(key[at]) for at in spelled])
+            # Equal versions may be spelt differently (535.104.5, 535.104.05): a trial shows the pair's own, so
+            # such a value is keyed by its spelling, which also gives its value (and hashes as a plain str).
+            parts = list(key)
+            for at in spelled:
+                value = parts[at]
+                parts[at] = value.raw if type(value) is VersionValue else _spelling(value)
+            key = tuple(parts)
         trials = self._trials
         if trials is None:
             trials = {}
@@ -162,9 +152,10 @@ class Rule:
             ref = self.ref
             results = []
             count = 0
+            given = dict(failed) if failed is not None else None
             # A loop, not a generator per rule: this runs for each rule of a first explanation.
             for condition in self.conditions:
-                reason = condition.reason(source, target, ref)
+                reason = condition.reason(source, target, ref) if given is None else given.get(condition)
                 if reason is None:
                     results.append(condition.passed_result or _passed(condition))
                 else:
@@ -375,15 +366,17 @@ class Judgement:
         # Without index pins on allow rules, every allow rule is picked (:meth:`Table.allow_order`).
         picked = {rule.index for rule in table.allow_order(source, target)} if table._allow.pinned else None
         # The reasons the verdict gave for its nearest misses are those trials' failures, not a second copy.
-        known = {miss[0].index: miss[1] for miss in self._misses().values() if miss is not None}
+        known: Dict[int, Any] = {}
+        for miss in self._misses().values():
+            if miss is not None:
+                known[miss[0].index] = miss[1]
         # Table order is index order, so holding deny rules and the rest need no sort: only allow rules do,
         # by (picked first, fewest failures, index), packed in one int (index < 2**16, count <= 64).
         holding: List[RuleTrial] = []
         allowed: List[Tuple[int, RuleTrial]] = []
         rest: List[RuleTrial] = []
         for rule in table.rules:
-            failed = known.get(rule.index) if known else None
-            trial, count = rule.trial(source, target) if failed is None else rule.trial_of(failed)
+            trial, count = rule.trial(source, target, known.get(rule.index) if known else None)
             effect = rule.effect
             if effect == "allow":
                 rank = (count << 16) | rule.index
@@ -395,8 +388,9 @@ class Judgement:
             else:
                 rest.append(trial)
         if len(allowed) > 1:
-            allowed.sort(key=_first)
-        holding.extend(trial for _, trial in allowed)
+            allowed.sort()  # the ranks are distinct: no two trials are ever compared
+        for _, trial in allowed:
+            holding.append(trial)
         holding.extend(rest)
         trials = self._memo["trials"] = tuple(holding)
         return trials
@@ -417,10 +411,6 @@ def _spelling(value: Any) -> Any:
     if isinstance(value, MapValue):
         return tuple((key, _spelling(value[key])) for key in value)
     return value
-
-
-def _first(item: Tuple[Any, Any]) -> Any:
-    return item[0]
 
 
 def _passed(condition: Condition) -> ConditionResult:
@@ -569,6 +559,14 @@ _URL = re.compile(r"https?://\S+")
 _EXAMPLE_CODE = re.compile(r"[A-Z][A-Z0-9_-]{1,63}")
 _PROSE = 10_000
 _TEXT = 2000
+
+
+def _shape(entry: Mapping[str, Any]) -> str:
+    """A key equal for equal decoded conditions: ``1``, ``1.0`` and ``true`` stay apart, key order does not count.
+
+    A string, not nested tuples: a 10,000-rule table's keys as tuples held 10 MB at the compile's peak.
+    """
+    return repr(sorted(entry.items()))
 
 
 class _Compiler:
@@ -804,7 +802,7 @@ class _Compiler:
             known = ", ".join(s.name for s in fmt.fields)
             raise self.fail(f"unknown field {shown(name)}; the format declares {known}", (*path, "field"), rule_id)
         # Large tables repeat the same condition in many rules; one compiled copy serves them all.
-        key = json.dumps(entry, sort_keys=True, default=repr)
+        key = _shape(entry)
         condition = shared.get(key)
         if condition is None:
             try:
@@ -872,13 +870,16 @@ def compile_head_claims(head: Any, *, origin: str) -> TableClaims:
 
 
 def compile_table(data: Mapping[str, Any], *, origin: str, plugin: str, place: Optional[Place] = None,
-                  consume: bool = False) -> Table:
+                  consume: bool = False, rules_given: Optional[Iterable[Any]] = None,
+                  examples_given: Optional[Iterable[Any]] = None) -> Table:
     """Build a :class:`Table` from a decoded table document; raise :class:`TableError`.
 
     Everything the JSON Schema refuses is refused here too (unknown keys, wrong types, lengths),
     so no verdict depends on the schema having run: the schema is for diagnostics.
     ``place`` spells error paths in the document's words (default: ``rules[0].id``). ``consume``:
     the document is the caller's to lose; each rule's entry is dropped from it once compiled.
+    ``rules_given``/``examples_given``: the items decoded one at a time, in place of the document's
+    lists (which are then empty), so a large table is never decoded whole.
     """
     compiler = _Compiler(origin, place)
     top = compiler.top(data)
@@ -890,7 +891,9 @@ def compile_table(data: Mapping[str, Any], *, origin: str, plugin: str, place: O
     warnings: List[TableWarning] = []
     shared: Dict[str, Condition] = {}
     seen: Dict[str, int] = {}
-    for index, raw in enumerate(raw_rules):
+    for index, raw in enumerate(raw_rules if rules_given is None else rules_given):
+        if index >= MAX_RULES:
+            raise compiler.fail(f"more rules than the limit of {MAX_RULES}", ("rules",), code="VC507")
         rule = compiler.rule(raw, index, fmt, shared)
         _note_spelled(rule, fmt)
         if rule.id in seen:
@@ -898,7 +901,7 @@ def compile_table(data: Mapping[str, Any], *, origin: str, plugin: str, place: O
                                 rule.id)
         seen[rule.id] = index
         rules.append(rule)
-        if consume:
+        if consume and rules_given is None:
             # The decoded rules weigh more than the compiled ones: a 10,000-rule table peaked at both at once.
             raw_rules[index] = None
         for name in rule.allow_downgrade:
@@ -906,14 +909,18 @@ def compile_table(data: Mapping[str, Any], *, origin: str, plugin: str, place: O
                 "VC551", f"admits a target older than the source on field {name!r} (allow_downgrade)", rule.id,
             ))
     raw_examples = compiler.need(need_list, top.get("examples", []), ("examples",), max_items=MAX_EXAMPLES)
-    examples = tuple(compiler.example(raw, i) for i, raw in enumerate(raw_examples))
+    examples = []
+    for index, raw in enumerate(raw_examples if examples_given is None else examples_given):
+        if index >= MAX_EXAMPLES:
+            raise compiler.fail(f"more examples than the limit of {MAX_EXAMPLES}", ("examples",), code="VC507")
+        examples.append(compiler.example(raw, index))
     return Table(
         id=claims.table_id,
         vendor_id=claims.vendor_id,
         prefixes=claims.prefixes,
         format=fmt,
         rules=tuple(rules),
-        examples=examples,
+        examples=tuple(examples),
         plugin=plugin,
         origin=origin,
         title=title,

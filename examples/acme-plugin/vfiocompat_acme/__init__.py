@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from importlib import resources
+from pathlib import Path
 from typing import Any, List
 
 from vfiocompat import hookimpl
@@ -11,4 +11,4 @@ from vfiocompat import hookimpl
 @hookimpl
 def vfiocompat_tables() -> List[Any]:
     """The ACME widget table, shipped inside this package."""
-    return [resources.files(__name__).joinpath("widgets.toml")]
+    return [Path(__file__).with_name("widgets.toml")]

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from importlib import resources
+from pathlib import Path
 from typing import Any, List, Optional
 
 from vfiocompat import hookimpl
-
-from .host_device import device_version
 
 __all__ = ["TABLE_FILE", "vfiocompat_device_version", "vfiocompat_tables"]
 
@@ -18,10 +16,13 @@ TABLE_FILE = "hisi_acc.toml"
 @hookimpl
 def vfiocompat_tables() -> List[Any]:
     """The HiSilicon ACC VF table, shipped inside this package."""
-    return [resources.files(__name__).joinpath(TABLE_FILE)]
+    return [Path(__file__).with_name(TABLE_FILE)]
 
 
 @hookimpl
 def vfiocompat_device_version(device: Any) -> Optional[str]:
     """A probed ZIP/SEC/HPRE VF's device_version (see :mod:`vfiocompat_hisi_acc.host_device`), or None."""
+    # Imported on first use: a check needs only the table, and the probe code cost it 0.1 to 0.5 ms.
+    from .host_device import device_version
+
     return device_version(device)

@@ -8,7 +8,7 @@ as a host fact (see README.md). Nothing is guessed: a missing fact raises Device
 from __future__ import annotations
 
 import re
-from importlib import resources
+from pathlib import Path
 from typing import Any, List, Optional, Set, Tuple
 
 from vfiocompat import DeviceFactMissing, hookimpl
@@ -36,7 +36,7 @@ _MAX_IB_DEVICES = 16
 @hookimpl
 def vfiocompat_tables() -> List[Any]:
     """The mlx5 VF table, shipped inside this package."""
-    return [resources.files(__name__).joinpath(TABLE_FILE)]
+    return [Path(__file__).with_name(TABLE_FILE)]
 
 
 @hookimpl

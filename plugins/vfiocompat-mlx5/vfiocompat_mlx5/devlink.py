@@ -10,7 +10,6 @@ to a file and names it in the host config; nothing here runs a tool. The JSON sh
 
 from __future__ import annotations
 
-import json
 from typing import Any, List, Optional
 
 __all__ = ["MAX_JSON_BYTES", "DevlinkFormatError", "migratable_of"]
@@ -29,6 +28,8 @@ def migratable_of(text: str, pf_address: str, vf_index: int) -> Optional[str]:
     None when the VF's port is not listed or has no ``migratable`` attribute (the PF is not in
     switchdev mode, its firmware lacks the migration capability, or iproute2 is older than 6.2).
     """
+    import json  # here, not at the top: a check loads this plugin and never reads devlink output
+
     try:
         document = json.loads(text)
     except ValueError as error:

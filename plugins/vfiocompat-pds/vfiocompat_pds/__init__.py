@@ -8,7 +8,7 @@ devlink info (firmware, ASIC), which only devlink shows: the operator supplies i
 from __future__ import annotations
 
 import re
-from importlib import resources
+from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 from vfiocompat import DeviceFactMissing, hookimpl
@@ -42,7 +42,7 @@ _DEVLINK_FACTS = {
 @hookimpl
 def vfiocompat_tables() -> List[Any]:
     """The pds VF table, shipped inside this package."""
-    return [resources.files(__name__).joinpath(TABLE_FILE)]
+    return [Path(__file__).with_name(TABLE_FILE)]
 
 
 @hookimpl

@@ -11,7 +11,6 @@ shape is iproute2's (devlink/devlink.c ``pr_out_info``/``pr_out_versions_single`
 
 from __future__ import annotations
 
-import json
 from typing import Dict, Optional
 
 __all__ = ["MAX_JSON_BYTES", "DevlinkFormatError", "pf_info"]
@@ -29,6 +28,8 @@ def pf_info(text: str, pf_address: str) -> Optional[Dict[str, Optional[str]]]:
 
     A value the output lacks is None; a non-string value is a format error.
     """
+    import json  # here, not at the top: a check loads this plugin and never reads devlink output
+
     try:
         document = json.loads(text)
     except ValueError as error:

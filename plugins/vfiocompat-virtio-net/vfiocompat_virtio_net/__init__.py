@@ -8,7 +8,7 @@ an unreadable attribute raises DeviceFactMissing rather than a guess.
 from __future__ import annotations
 
 import re
-from importlib import resources
+from pathlib import Path
 from typing import Any, List, Optional
 
 from vfiocompat import DeviceFactMissing, hookimpl
@@ -39,7 +39,7 @@ _VIRTIO_DEVICE = re.compile(r"^virtio[0-9]{1,6}$")
 @hookimpl
 def vfiocompat_tables() -> List[Any]:
     """The virtio-net VF table, shipped inside this package."""
-    return [resources.files(__name__).joinpath(TABLE_FILE)]
+    return [Path(__file__).with_name(TABLE_FILE)]
 
 
 @hookimpl

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from importlib import resources
+from pathlib import Path
 from typing import Any, List
 
 from vfiocompat import hookimpl
@@ -16,4 +16,4 @@ TABLE = "devices.toml"
 @hookimpl
 def vfiocompat_tables() -> List[Any]:
     """The compatibility tables this plugin ships: read from the installed package, never from the CWD."""
-    return [resources.files(__name__).joinpath(TABLE)]
+    return [Path(__file__).with_name(TABLE)]
