@@ -8,7 +8,7 @@ from typing import Any, Callable, List, Optional
 
 import pytest
 
-from vfiocompat._isolation import HookFailed, Sandbox
+from vfiocompat._isolation import HookFailed, Sandbox, call_staged_in_turn
 
 
 def stages(*steps: Callable[[], Any]) -> Callable[[Callable[[Any], None]], None]:
@@ -89,3 +89,55 @@ def test_keyboard_interrupt_goes_through_unbounded_calls() -> None:
 
     with pytest.raises(KeyboardInterrupt):
         Sandbox("p", None).call_staged(stages(interrupted))
+
+
+# -- several sandboxes' staged calls in one turn -------------------------------------------------
+
+def test_calls_in_turn_share_one_thread_and_keep_their_own_marks_and_failures() -> None:
+    threads: List[str] = []
+
+    def record(value: Any) -> Callable[[], Any]:
+        return lambda: threads.append(threading.current_thread().name) or value
+
+    def raising() -> None:
+        raise SystemExit(0)
+
+    calls = [(Sandbox("a", 5.0), stages(record(1), record(2))), (Sandbox("b", 5.0), stages(record(3), raising)),
+             (Sandbox("c", 5.0), stages(record(4)))]
+    outcomes = call_staged_in_turn(calls)
+    assert [marks for marks, _ in outcomes] == [(1, 2), (3,), (4,)]
+    assert outcomes[0][1] is None and outcomes[2][1] is None
+    failure = outcomes[1][1]
+    assert failure is not None and isinstance(failure.error, SystemExit) and not failure.timed_out
+    assert len(set(threads)) == 1 and threads[0] != threading.current_thread().name
+
+
+def test_a_call_that_overruns_hangs_its_sandbox_and_the_rest_go_on_elsewhere() -> None:
+    threads: List[int] = []
+    runs: List[str] = []
+    release = threading.Event()
+
+    def named(name: str) -> Callable[[], str]:
+        return lambda: (runs.append(name), threads.append(threading.get_ident())) and name
+
+    def hang() -> None:
+        release.wait(5)
+
+    stuck = Sandbox("stuck", 0.2)
+    calls = [(Sandbox("a", 0.2), stages(named("a"))), (stuck, stages(named("stuck"), hang)),
+             (Sandbox("b", 0.2), stages(named("b"))), (Sandbox("c", 0.2), stages(named("c")))]
+    started = time.monotonic()
+    outcomes = call_staged_in_turn(calls)
+    assert time.monotonic() - started < 2
+    assert [marks for marks, _ in outcomes] == [("a",), ("stuck",), ("b",), ("c",)]
+    failure = outcomes[1][1]
+    assert failure is not None and failure.timed_out and failure.marks == ("stuck",)
+    assert stuck.hung and [failure is None for _, failure in outcomes] == [True, False, True, True]
+    assert threads[0] != threads[2] == threads[3]  # a new worker for the calls after the hung one
+    # The hung call ends later: its worker must not go on to the calls that already ran elsewhere.
+    release.set()
+    time.sleep(0.3)
+    assert runs == ["a", "stuck", "b", "c"]
+    # A hung sandbox is not called again.
+    ((marks, again),) = call_staged_in_turn([(stuck, stages(named("again")))])
+    assert marks == () and again is not None and again.timed_out and "no longer called" in str(again)

@@ -133,8 +133,8 @@ def test_a_bad_table_costs_only_itself_and_its_claims_are_read_in_the_sandbox(ti
     (failure,) = record.failures
     assert failure.code == "VC304" and failure.message.startswith("table invalid: ")
     assert (failure.vendor_id, failure.prefixes) == (0xFFFE, ("",))
-    # The broken table was read twice (opened, then its claims), both times on the plugin's own worker.
-    worker = "vfiocompat-plugin-p" if timeout else threading.current_thread().name
+    # The broken table was read twice (opened, then its claims), both times on the loading worker.
+    worker = "vfiocompat-plugin-loader" if timeout else threading.current_thread().name
     assert broken.threads == [worker, worker] and good.threads == [worker]
 
 

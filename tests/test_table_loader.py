@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from vfiocompat import _table_loader as table_loader
 from vfiocompat._table_files import decode_text, read_table
 from vfiocompat._table_loader import (
     MAX_REPORTED_ERRORS,
@@ -257,7 +258,29 @@ def test_a_table_refused_whole_is_not_compiled_in_pieces(write_table: Write, cha
     assert piecewise is None and whole is None
 
 
-def test_a_refused_table_reports_the_whole_files_error(write_table: Write) -> None:
+def test_a_large_table_is_loaded_in_pieces_and_decides_as_if_whole(write_table: Write,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    path = write_table(BASE_TABLE)
+    whole = load_table(path, "p")
+    pieces: List[str] = []
+    real = table_loader._compile_in_pieces
+
+    def spy(text: str, *args: Any) -> Any:
+        pieces.append(text)
+        return real(text, *args)
+
+    monkeypatch.setattr(table_loader, "_compile_in_pieces", spy)
+    monkeypatch.setattr(table_loader, "PIECEWISE_FROM", 0)
+    assert repr(load_table(path, "p")) == repr(whole) and len(pieces) == 1
+    monkeypatch.setattr(table_loader, "PIECEWISE_FROM", len(path.read_text("utf-8")) + 1)
+    load_table(path, "p")
+    assert len(pieces) == 1  # a small table is decoded whole
+
+
+@pytest.mark.parametrize("limit", [0, 10**9])
+def test_a_refused_table_reports_the_whole_files_error(write_table: Write, monkeypatch: pytest.MonkeyPatch,
+                                                       limit: int) -> None:
+    monkeypatch.setattr(table_loader, "PIECEWISE_FROM", limit)
     path = write_table(broken(lambda d: d["rules"].append(copy.deepcopy(d["rules"][0]))))
     with pytest.raises(TableError) as refused:
         load_table(path, "p")

@@ -4,7 +4,8 @@ import dataclasses
 
 import pytest
 
-from vfiocompat._verdict import ConditionResult, Explanation, Reason, RuleRef, RuleTrial, Verdict
+from vfiocompat._explanation import ConditionResult, Explanation, RuleTrial
+from vfiocompat._verdict import Reason, RuleRef, Verdict
 
 REF = RuleRef("p", "t", "r", "allow")
 

@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING, Any, List, Optional
 
 if TYPE_CHECKING:  # the names below are loaded on first use (see __getattr__); type checkers see them here
     from ._device_version import MAX_LENGTH, DeviceVersion, parse
+    from ._explanation import ConditionResult, Explanation, RuleTrial
     from ._registry import Registry, Resolution
-    from ._verdict import MODES, ConditionResult, Explanation, Reason, RuleRef, RuleTrial, RuleWarning, Verdict
+    from ._verdict import MODES, Reason, RuleRef, RuleWarning, Verdict
     from .errors import (
         DeviceFactMissing,
         DeviceVersionError,
@@ -67,8 +68,8 @@ __version__ = "0.2.0"
 _WHERE = {
     "MAX_LENGTH": "_device_version", "DeviceVersion": "_device_version", "parse": "_device_version",
     "Registry": "_registry", "Resolution": "_registry",
-    "MODES": "_verdict", "ConditionResult": "_verdict", "Explanation": "_verdict", "Reason": "_verdict",
-    "RuleRef": "_verdict", "RuleTrial": "_verdict", "RuleWarning": "_verdict", "Verdict": "_verdict",
+    "MODES": "_verdict", "Reason": "_verdict", "RuleRef": "_verdict", "RuleWarning": "_verdict", "Verdict": "_verdict",
+    "ConditionResult": "_explanation", "Explanation": "_explanation", "RuleTrial": "_explanation",
     "DeviceFactMissing": "errors", "DeviceVersionError": "errors", "FieldFormatError": "errors",
     "LimitError": "errors", "PluginError": "errors", "TableError": "errors", "UsageError": "errors",
     "VfiocompatError": "errors",

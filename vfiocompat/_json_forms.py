@@ -9,10 +9,11 @@ from __future__ import annotations
 from typing import Any, Dict, List, Optional, Sequence
 
 from ._device_version import DeviceVersion, format_vendor
+from ._explanation import Explanation, RuleTrial
 from ._plugins import PluginRecord
 from ._registry import Resolution
 from ._tables import Table
-from ._verdict import Explanation, Reason, RuleRef, RuleTrial, RuleWarning, Verdict
+from ._verdict import Reason, RuleRef, RuleWarning, Verdict
 from .errors import DeviceVersionError, TableError, VfiocompatError
 
 __all__ = [

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import re
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 from importlib import import_module
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union, cast
@@ -19,7 +19,7 @@ from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Seque
 import pluggy
 
 from . import hookspecs
-from ._isolation import DEFAULT_TIMEOUT, HookFailed, Sandbox, call_plugin, describe_error
+from ._isolation import DEFAULT_TIMEOUT, HookFailed, Sandbox, call_plugin, call_staged_in_turn, describe_error
 from ._table_files import decode_head, decode_table, read_raw
 from ._table_loader import TableHandle, open_table
 from ._tables import Table
@@ -108,14 +108,20 @@ def table_failure(handle: TableHandle, error: TableError) -> PluginFailure:
                          claims.prefixes)
 
 
-@dataclass(frozen=True)
 class FoundPlugin:
-    """A plugin to load: its name, the object or a loader for it, and its distribution."""
+    """A plugin to load: its name, the object or a loader for it, and its distribution.
 
-    name: str
-    load: Callable[[], Any]
-    distribution: Optional[str] = None
-    version: Optional[str] = None
+    A handle (it holds the loader), not a value: a plain class, which costs a cold check nothing to define.
+    """
+
+    __slots__ = ("distribution", "load", "name", "version")
+
+    def __init__(self, name: str, load: Callable[[], Any], distribution: Optional[str] = None,
+                 version: Optional[str] = None) -> None:
+        self.name, self.load, self.distribution, self.version = name, load, distribution, version
+
+    def __repr__(self) -> str:
+        return f"FoundPlugin({self.name!r}, distribution={self.distribution!r}, version={self.version!r})"
 
 
 def find_plugins(group: str = ENTRY_POINT_GROUP, path: Optional[Sequence[str]] = None) -> List[FoundPlugin]:
@@ -227,16 +233,20 @@ ParseHook = Callable[[str, str], Optional[Mapping[str, str]]]
 ProbeHook = Callable[[Any], Optional[str]]
 
 
-@dataclass(frozen=True)
 class PluginSet:
     """The outcome of loading: every plugin's record and the hooks of those that implement them.
 
-    Each hook here is already isolated and time-bounded: it raises only :class:`HookFailed`.
+    Each hook here is already isolated and time-bounded: it raises only :class:`HookFailed`. It holds
+    live hooks, not values: a plain class.
     """
 
-    records: Tuple[PluginRecord, ...]
-    parse_hooks: Mapping[str, ParseHook] = field(default_factory=dict)
-    probe_hooks: Mapping[str, ProbeHook] = field(default_factory=dict)
+    __slots__ = ("parse_hooks", "probe_hooks", "records")
+
+    def __init__(self, records: Tuple[PluginRecord, ...], parse_hooks: Optional[Mapping[str, ParseHook]] = None,
+                 probe_hooks: Optional[Mapping[str, ProbeHook]] = None) -> None:
+        self.records = records
+        self.parse_hooks: Mapping[str, ParseHook] = parse_hooks or {}
+        self.probe_hooks: Mapping[str, ProbeHook] = probe_hooks or {}
 
 
 class ReturnedNonsense(TypeError):
@@ -255,25 +265,25 @@ def load_plugins(found: Sequence[FoundPlugin], disabled: Iterable[str] = (),
     """Import and register each plugin in its own sandbox and plugin manager, then collect its tables.
 
     A plugin gets a pluggy manager of its own, so pluggy calls its hooks by keyword and nothing one
-    plugin registers (hook wrappers, other plugins) can reach another. All of it is one job on the
-    plugin's worker; its import, its tables hook and each of its tables get the full time bound.
+    plugin registers (hook wrappers, other plugins) can reach another. Its loading is one job; its
+    import, its tables hook and each of its tables get the full time bound. The plugins are loaded
+    one after another on one thread (see :func:`~vfiocompat._isolation.call_staged_in_turn`); a
+    plugin that overruns keeps that thread, and the next ones get a new one. Its hooks run on its
+    own thread later.
     """
     disabled_names = set(disabled)
     records: List[PluginRecord] = []
     parse_hooks: Dict[str, ParseHook] = {}
     probe_hooks: Dict[str, ProbeHook] = {}
-    for plugin in found:
-        if plugin.name in disabled_names:
-            records.append(PluginRecord(plugin.name, plugin.distribution, plugin.version, disabled=True))
-            continue
-        sandbox = Sandbox(plugin.name, timeout)
-        manager = pluggy.PluginManager(ENTRY_POINT_GROUP)
+    loading = [(plugin, Sandbox(plugin.name, timeout), pluggy.PluginManager(ENTRY_POINT_GROUP))
+               for plugin in found if plugin.name not in disabled_names]
+    records.extend(PluginRecord(plugin.name, plugin.distribution, plugin.version, disabled=True)
+                   for plugin in found if plugin.name in disabled_names)
+    for _, _, manager in loading:
         manager.add_hookspecs(hookspecs)
-        # One hand-off to the plugin's worker for its import, registration, tables hook and tables.
-        try:
-            marks, error = sandbox.call_staged(partial(_load, plugin, manager)), None
-        except HookFailed as failed:
-            marks, error = failed.marks, failed
+    # One hand-off for all of them: each one's import, registration, tables hook and tables are its stages.
+    outcomes = call_staged_in_turn([(sandbox, partial(_load, plugin, manager)) for plugin, sandbox, manager in loading])
+    for (plugin, sandbox, manager), (marks, error) in zip(loading, outcomes):
         if error is not None and not marks:
             failure = PluginFailure(plugin.name, failure_code(error, "VC301"), f"failed to load: {error}")
             records.append(PluginRecord(plugin.name, plugin.distribution, plugin.version, load_failures=(failure,)))

@@ -10,7 +10,6 @@ import os
 import re
 import stat
 import sys
-from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Protocol, Sequence, Tuple, Union
@@ -58,15 +57,14 @@ class Readable(Protocol):
 TableSource = Union[str, "os.PathLike[str]", Readable]
 
 
-@dataclass(frozen=True)
 class TableDocument:
-    """A decoded table file: its data, its text (for line numbers) and its syntax."""
+    """A decoded table file: its data, its text (for line numbers) and its syntax.
 
-    data: Any
-    text: str
-    raw: bytes
-    origin: str
-    syntax: str
+    A working document (its lines are indexed on first use), not a value: a plain class.
+    """
+
+    def __init__(self, data: Any, text: str, raw: bytes, origin: str, syntax: str) -> None:
+        self.data, self.text, self.raw, self.origin, self.syntax = data, text, raw, origin, syntax
 
     @cached_property
     def lines(self) -> List[str]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any, Callable, Iterator, List, Optional, Sequence, Tuple
 
 from ._conditions import MAX_LIST_ITEMS, PathParts
-from ._schema import table_schema_issues
 from ._table_files import (
     TableDocument,
     TableSource,
@@ -41,6 +40,7 @@ from .errors import TableError
 
 __all__ = [
     "MAX_REPORTED_ERRORS",
+    "PIECEWISE_FROM",
     "TableHandle",
     "open_table",
     "load_table",
@@ -52,6 +52,9 @@ __all__ = [
 
 #: Schema errors reported one by one; past it, one more error gives the count of the rest.
 MAX_REPORTED_ERRORS = 20
+#: Characters from which a TOML table is compiled piece by piece (:func:`_compile_in_pieces`): below it
+#: the decoded document is small, and decoding it whole is faster (a 13 KB table: 1.3 ms, not 1.45).
+PIECEWISE_FROM = 256 * 1024
 
 
 def placer(document: TableDocument) -> Place:
@@ -70,6 +73,8 @@ def schema_errors(document: TableDocument, limit: int = MAX_REPORTED_ERRORS) -> 
     Only the errors reported are located: a table with 20,000 errors costs one walk of the
     schema, not a scan of the text per error.
     """
+    from ._schema import table_schema_issues  # validate's diagnostics alone: a check never reads the schema
+
     issues = table_schema_issues(document.data)
     place = placer(document)
     errors = []
@@ -231,7 +236,7 @@ def open_table(source: TableSource, plugin: str) -> TableHandle:
 
     def build() -> Table:
         text = table_text(pending.pop(), origin)
-        table = _compile_in_pieces(text, origin, name, plugin)
+        table = _compile_in_pieces(text, origin, name, plugin) if len(text) >= PIECEWISE_FROM else None
         if table is None:
             document = decode_text(text, origin, name)
             del text

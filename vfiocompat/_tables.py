@@ -31,9 +31,9 @@ from ._conditions import (
     shown,
     tighter,
 )
-from ._fields import FIELD_TYPES, MAP_VALUE_TYPES, ORDERED_BY_DEFAULT, FieldSpec, MapValue, StringFormat, value_fault
-from ._verdict import ConditionResult, Reason, RuleRef, RuleTrial, RuleWarning
-from ._versions import SCHEMES, VersionValue
+from ._fields import FIELD_TYPES, MAP_VALUE_TYPES, ORDERED_BY_DEFAULT, FieldSpec, StringFormat, value_fault
+from ._verdict import Reason, RuleRef, RuleWarning
+from ._versions import SCHEMES
 from .errors import TableError
 
 __all__ = [
@@ -100,10 +100,10 @@ class Rule:
     pinned_first: Tuple[Condition, ...] = field(default=(), repr=False, compare=False)
     #: Where the rule lives, set by the :class:`Table` that holds it (verdicts name it).
     ref: RuleRef = field(default=None, repr=False, compare=False)  # type: ignore[assignment]
-    #: The fields the rule tests, and its trials by their values (see :meth:`trial`).
+    #: The fields the rule tests (a trial of the rule depends on their values alone).
     tested: Tuple[str, ...] = field(default=(), repr=False, compare=False)
     #: Made on the first trial: most rules of a large table are never explained.
-    _trials: Optional[Dict[Tuple[Any, ...], Tuple[RuleTrial, int]]] = field(default=None, repr=False, compare=False)
+    kept_trials: Optional[Dict[Tuple[Any, ...], Tuple[Any, int]]] = field(default=None, repr=False, compare=False)
     #: Positions in a trial key whose values are versions or maps of them, which equal values may spell
     #: differently (set when the table is compiled).
     spelled: Tuple[int, ...] = field(default=(), repr=False, compare=False)
@@ -114,58 +114,6 @@ class Rule:
         object.__setattr__(self, "pinned_first", self.conditions if pinned_first == self.conditions else pinned_first)
         object.__setattr__(self, "tested", tuple(dict.fromkeys(
             name for c in self.conditions for name in (c.field, getattr(c, "other", c.field)))))
-
-    def trial(self, source: Mapping[str, Any], target: Mapping[str, Any],
-              failed: Optional[Sequence[Tuple[Condition, Reason]]] = None) -> Tuple[RuleTrial, int]:
-        """The rule tried on a pair, for ``explain``, and how many of its conditions fail.
-
-        A trial depends only on the values of the fields the rule tests, and fleets repeat them: a
-        first explanation of a pair reuses the trials of pairs that share them (measured in
-        benchmarks/w1_checks.py), so they are kept here, bounded. ``failed``: the failing conditions
-        and reasons a verdict gave already, which a new trial is made of rather than found again.
-        """
-        # No field value is None, so None stands for an absent (optional) field.
-        tested = self.tested
-        if len(tested) == 1:
-            name = tested[0]
-            key: Tuple[Any, ...] = (source.get(name), target.get(name))
-        elif len(tested) == 2:
-            name, other = tested
-            key = (source.get(name), source.get(other), target.get(name), target.get(other))
-        else:
-            key = (*map(source.get, tested), *map(target.get, tested))
-        spelled = self.spelled
-        if spelled:
-            # Equal versions may be spelt differently (535.104.5, 535.104.05): a trial shows the pair's own, so
-            # such a value is keyed by its spelling, which also gives its value (and hashes as a plain str).
-            parts = list(key)
-            for at in spelled:
-                value = parts[at]
-                parts[at] = value.raw if type(value) is VersionValue else _spelling(value)
-            key = tuple(parts)
-        trials = self._trials
-        if trials is None:
-            trials = {}
-            object.__setattr__(self, "_trials", trials)
-        known = trials.get(key)
-        if known is None:
-            ref = self.ref
-            results = []
-            count = 0
-            given = dict(failed) if failed is not None else None
-            # A loop, not a generator per rule: this runs for each rule of a first explanation.
-            for condition in self.conditions:
-                reason = condition.reason(source, target, ref) if given is None else given.get(condition)
-                if reason is None:
-                    results.append(condition.passed_result or _passed(condition))
-                else:
-                    count += 1
-                    results.append(ConditionResult(condition.description, False, reason))
-            known = (RuleTrial(ref, count == 0, tuple(results), self.description, self.notes, self.level), count)
-            if len(trials) >= _TRIALS_KEPT:
-                trials.clear()
-            trials[key] = known
-        return known
 
     def holds(self, source: Mapping[str, Any], target: Mapping[str, Any]) -> bool:
         """Whether every condition holds (stops at the first that does not)."""
@@ -263,24 +211,28 @@ class _RuleIndex:
 Miss = Tuple[Rule, Tuple[Tuple[Condition, Reason], ...]]
 
 
-@dataclass(frozen=True)
 class Judgement:
     """What a table says of one pair of typed fields: the one evaluation every answer is derived from.
 
     ``allowed`` is the first allow rule that holds at any level, ``live`` the first live one; ``denials``
     and ``warnings`` every deny and warn rule that holds, in table order. The nearest misses and the
-    trials ``explain`` shows are worked out on first use, from the same rules in the same order.
+    trials ``explain`` shows are worked out on first use, from the same rules in the same order and
+    kept in ``_memo``: a working object, not a value, so a plain class (made on every first check).
     """
 
-    table: Table
-    source: Mapping[str, Any]
-    target: Mapping[str, Any]
-    allowed: Optional[Rule]
-    live: Optional[Rule]
-    denials: Tuple[Rule, ...]
-    warnings: Tuple[Rule, ...]
-    #: What is worked out on first use (nearest misses by level, trials): kept on the judgement.
-    _memo: Dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    __slots__ = ("_memo", "allowed", "denials", "live", "source", "table", "target", "warnings")
+
+    def __init__(self, table: Table, source: Mapping[str, Any], target: Mapping[str, Any], *,
+                 allowed: Optional[Rule], live: Optional[Rule], denials: Tuple[Rule, ...],
+                 warnings: Tuple[Rule, ...]) -> None:
+        self.table, self.source, self.target = table, source, target
+        self.allowed, self.live, self.denials, self.warnings = allowed, live, denials, warnings
+        self._memo: Dict[str, Any] = {}
+
+    def __repr__(self) -> str:
+        return (f"Judgement(table={self.table.id!r}, allowed={getattr(self.allowed, 'id', None)!r},"
+                f" live={getattr(self.live, 'id', None)!r}, denials={[r.id for r in self.denials]!r},"
+                f" warnings={[r.id for r in self.warnings]!r})")
 
     @property
     def levels(self) -> Tuple[str, ...]:
@@ -302,7 +254,7 @@ class Judgement:
         it), the fewest failing conditions, the first on a tie; only when the index picks none, the same
         over every allow rule. Counting stops as soon as a rule cannot beat the best so far.
         """
-        misses = self._misses()
+        misses = self.known_misses()
         if level not in misses:
             rules = [r for r in self.table.allow_order(self.source, self.target) if level in ("cold", r.level)]
             best: Optional[Rule] = None
@@ -317,7 +269,8 @@ class Judgement:
             ))
         return misses[level]
 
-    def _misses(self) -> Dict[str, Optional[Miss]]:
+    def known_misses(self) -> Dict[str, Optional[Miss]]:
+        """The nearest misses worked out so far, by level (filled as :meth:`nearest` is asked)."""
         misses: Optional[Dict[str, Optional[Miss]]] = self._memo.get("misses")
         if misses is None:
             misses = self._memo["misses"] = {}
@@ -352,49 +305,6 @@ class Judgement:
         return tuple(RuleWarning(rule.code or "VC430", rule.message or rule.description or f"rule {rule.id!r} holds",
                                  rule.ref, rule.hint) for rule in self.warnings)
 
-    @property
-    def trials(self) -> Tuple[RuleTrial, ...]:
-        """Every rule tried on the pair: holding deny rules, allow rules nearest first, then the rest.
-
-        Allow rules rank as :meth:`nearest` chooses: picked by the index first, then fewest failures,
-        then table order; so the first allow trial is the nearest miss.
-        """
-        trials: Optional[Tuple[RuleTrial, ...]] = self._memo.get("trials")
-        if trials is not None:
-            return trials
-        table, source, target = self.table, self.source, self.target
-        # Without index pins on allow rules, every allow rule is picked (:meth:`Table.allow_order`).
-        picked = {rule.index for rule in table.allow_order(source, target)} if table._allow.pinned else None
-        # The reasons the verdict gave for its nearest misses are those trials' failures, not a second copy.
-        known: Dict[int, Any] = {}
-        for miss in self._misses().values():
-            if miss is not None:
-                known[miss[0].index] = miss[1]
-        # Table order is index order, so holding deny rules and the rest need no sort: only allow rules do,
-        # by (picked first, fewest failures, index), packed in one int (index < 2**16, count <= 64).
-        holding: List[RuleTrial] = []
-        allowed: List[Tuple[int, RuleTrial]] = []
-        rest: List[RuleTrial] = []
-        for rule in table.rules:
-            trial, count = rule.trial(source, target, known.get(rule.index) if known else None)
-            effect = rule.effect
-            if effect == "allow":
-                rank = (count << 16) | rule.index
-                if picked is not None and rule.index not in picked:
-                    rank |= 1 << 24
-                allowed.append((rank, trial))
-            elif count == 0 and effect == "deny":
-                holding.append(trial)
-            else:
-                rest.append(trial)
-        if len(allowed) > 1:
-            allowed.sort()  # the ranks are distinct: no two trials are ever compared
-        for _, trial in allowed:
-            holding.append(trial)
-        holding.extend(rest)
-        trials = self._memo["trials"] = tuple(holding)
-        return trials
-
 
 def _note_spelled(rule: Rule, fmt: StringFormat) -> None:
     # The trial key is (source values..., target values...) of ``rule.tested``, in that order.
@@ -403,32 +313,6 @@ def _note_spelled(rule: Rule, fmt: StringFormat) -> None:
     if spelt:
         width = len(rule.tested)
         object.__setattr__(rule, "spelled", (*spelt, *(at + width for at in spelt)))
-
-
-def _spelling(value: Any) -> Any:
-    if isinstance(value, VersionValue):
-        return value.raw
-    if isinstance(value, MapValue):
-        return tuple((key, _spelling(value[key])) for key in value)
-    return value
-
-
-def _passed(condition: Condition) -> ConditionResult:
-    # A passed condition reads the same for every pair: built once, kept on the condition.
-    result: Optional[ConditionResult] = condition.passed_result
-    if result is None:
-        result = condition.passed_result = ConditionResult(condition.description, True, None)
-    return result
-
-
-def _result(condition: Condition, ref: RuleRef, source: Mapping[str, Any],
-            target: Mapping[str, Any]) -> ConditionResult:
-    reason = condition.reason(source, target, ref)
-    return _passed(condition) if reason is None else ConditionResult(condition.description, False, reason)
-
-
-#: Bound on the trials one rule keeps (by the values of the fields it tests); emptied when full.
-_TRIALS_KEPT = 4096
 
 
 def _denial(table: Table, rule: Rule, source: Mapping[str, Any], target: Mapping[str, Any]) -> Reason:
@@ -493,8 +377,8 @@ class Table:
                 if rule.level == "live":
                     live = rule
                     break
-        return Judgement(self, source, target, allowed, live, self._deny.holding(source, target),
-                         self._warn.holding(source, target) if self._warn.rules else ())
+        return Judgement(self, source, target, allowed=allowed, live=live, denials=self._deny.holding(source, target),
+                         warnings=self._warn.holding(source, target) if self._warn.rules else ())
 
     def allow_order(self, source: Mapping[str, Any], target: Mapping[str, Any]) -> Sequence[Rule]:
         """The allow rules a nearest miss is chosen from: those the index picks for the pair, else all."""

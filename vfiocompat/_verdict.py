@@ -1,12 +1,11 @@
-"""The answers vfiocompat gives: reasons, verdicts and explanations, as frozen values."""
+"""The answers vfiocompat gives: verdicts, their reasons and warnings, as frozen values (explanations: _explanation)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Optional, Tuple
 
-__all__ = ["LAYERS", "MODES", "Reason", "RuleRef", "RuleWarning", "Verdict", "ConditionResult", "RuleTrial",
-           "Explanation"]
+__all__ = ["LAYERS", "MODES", "Reason", "RuleRef", "RuleWarning", "Verdict"]
 
 #: Who refuses: the core (vendor, interface, parsing), a vendor's table, a plugin failure, the host.
 LAYERS = ("core", "table", "plugin", "host")
@@ -74,40 +73,3 @@ class Verdict:
     def codes(self) -> Tuple[str, ...]:
         """The reason codes, in order."""
         return tuple(reason.code for reason in self.reasons)
-
-
-@dataclass(frozen=True)
-class ConditionResult:
-    """A condition of a rule, evaluated: ``reason`` is set when it failed."""
-
-    description: str
-    passed: bool
-    reason: Optional[Reason] = None
-
-
-@dataclass(frozen=True)
-class RuleTrial:
-    """One rule tried against a pair: whether it holds and each condition's outcome."""
-
-    rule: RuleRef
-    holds: bool
-    conditions: Tuple[ConditionResult, ...]
-    description: Optional[str] = None
-    notes: Optional[str] = None
-    #: An allow rule's migration level (``live`` or ``cold``); deny and warn rules hold at every level.
-    level: str = "live"
-
-    @property
-    def failed(self) -> Tuple[ConditionResult, ...]:
-        """The conditions that did not hold."""
-        return tuple(c for c in self.conditions if not c.passed)
-
-
-@dataclass(frozen=True)
-class Explanation:
-    """The diagnosis of a pair: the verdict, and every rule tried, nearest miss first."""
-
-    verdict: Verdict
-    trials: Tuple[RuleTrial, ...]
-    table: Optional[str] = None
-    plugin: Optional[str] = None
