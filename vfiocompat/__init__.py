@@ -13,7 +13,7 @@ use; callers that check many pairs, or want other plugins, make their own :class
 from __future__ import annotations
 
 from importlib import import_module
-from typing import TYPE_CHECKING, Any, List, Optional
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional
 
 if TYPE_CHECKING:  # the names below are loaded on first use (see __getattr__); type checkers see them here
     from ._device_version import MAX_LENGTH, DeviceVersion, parse
@@ -78,11 +78,16 @@ _WHERE = {
 
 
 def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
+    return _load_lazily(__name__, _WHERE, globals(), name)
+
+
+def _load_lazily(package: str, where: Mapping[str, str], namespace: Dict[str, Any], name: str) -> Any:
+    """A package's public ``name`` from its module in ``where``, kept in the package's ``namespace`` once loaded."""
+    module = where.get(name)
     if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value  # later look-ups are plain attribute reads
+        raise AttributeError(f"module {package!r} has no attribute {name!r}")
+    value = getattr(import_module(f"{package}.{module}"), name)
+    namespace[name] = value  # later look-ups are plain attribute reads
     return value
 
 

@@ -6,8 +6,9 @@ Nothing in the core imports this package. Its public names are loaded on first u
 
 from __future__ import annotations
 
-from importlib import import_module
 from typing import Any
+
+from vfiocompat import _load_lazily
 
 __all__ = [
     "HostDevice",
@@ -41,7 +42,4 @@ _WHERE = {
 
 
 def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(import_module(f"{__name__}.{module}"), name)
+    return _load_lazily(__name__, _WHERE, globals(), name)
