@@ -220,7 +220,8 @@ def call_staged_in_turn(calls: Sequence[StagedCall], worker: Optional[Worker] = 
         while end < len(calls) and calls[end][0].timeout is not None and not calls[end][0].hung:
             end += 1
         turn = _Turn(calls[len(results):end])
-        (worker or Worker("vfiocompat-plugin-loader")).submit(turn)
+        worker = worker or Worker("vfiocompat-plugin-loader")
+        worker.submit(turn)
         outcomes = turn.wait()
         results.extend(outcomes)
         last = outcomes[-1][1]
