@@ -18,7 +18,7 @@ from ._text import one_line, printable, verdict_line, verdict_lines
 from ._verdict import MODES
 from .errors import UsageError, VfiocompatError
 
-__all__ = ["main", "run", "EXIT_OK", "EXIT_REFUSED", "EXIT_BAD_INPUT"]
+__all__ = ["main", "EXIT_OK", "EXIT_REFUSED", "EXIT_BAD_INPUT"]
 
 EXIT_OK = 0
 EXIT_REFUSED = 1
@@ -558,20 +558,6 @@ def main(argv: Optional[Sequence[str]] = None, out: Optional[TextIO] = None, err
         with _process_streams() as (real_out, real_err):
             return _run(words, real_out, real_err)
     return _run(words, out or sys.stdout, err or sys.stderr)
-
-
-def run() -> NoReturn:
-    """The ``vfiocompat`` process: :func:`main` on ``sys.argv``, then exit without tearing the interpreter down.
-
-    Freeing every module at exit cost a cold check 5.5 ms of 60 (``benchmarks/w4_cold_cli.py``).
-    The status is decided and the streams are flushed first, so no output is lost; what is skipped
-    is the plugins' ``atexit`` work, which no check relies on.
-    """
-    status = main()
-    for stream in (sys.stdout, sys.stderr):
-        with suppress(Exception):
-            stream.flush()
-    os._exit(status)
 
 
 def _run(words: List[str], out: TextIO, err: TextIO) -> int:

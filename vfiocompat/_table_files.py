@@ -182,12 +182,8 @@ def decode_in_pieces(text: str, name: str) -> Optional[Tuple[Dict[str, Any], Lis
     starts = [(match.group(1), match.start()) for match in _ITEM_HEADER.finditer(text)]
     if not starts:
         return None
-    try:
-        head = tomllib.loads(text[: starts[0][1]])
-        _check_depth(head, "")
-    except (tomllib.TOMLDecodeError, RecursionError, ValueError, TableError):
-        return None
-    if "rules" in head or "examples" in head:
+    head = _fragment(text[: starts[0][1]])
+    if head is None or "rules" in head or "examples" in head:
         return None
     ends = [start for _, start in starts[1:]] + [len(text)]
     return head, [(key, start, end) for (key, start), end in zip(starts, ends)]
@@ -195,10 +191,8 @@ def decode_in_pieces(text: str, name: str) -> Optional[Tuple[Dict[str, Any], Lis
 
 def decode_piece(text: str, key: str, start: int, end: int) -> Optional[Any]:
     """The one item ``text[start:end]`` holds under ``key``; ``None`` when the piece is anything else."""
-    try:
-        piece = tomllib.loads(text[start:end])
-        _check_depth(piece, "")
-    except (tomllib.TOMLDecodeError, RecursionError, ValueError, TableError):
+    piece = _fragment(text[start:end])
+    if piece is None:
         return None
     items = piece.get(key)
     if len(piece) != 1 or not isinstance(items, list) or len(items) != 1:
@@ -239,13 +233,21 @@ def decode_head(raw: bytes, name: str) -> Optional[Dict[str, Any]]:
     for cut in (_after_claims(text, header.end(), end), end):
         if cut is None:
             continue
-        try:
-            head = tomllib.loads(text[:cut]).get("table")
-        except (tomllib.TOMLDecodeError, RecursionError, ValueError):
-            continue
+        decoded = _fragment(text[:cut])
+        head = decoded.get("table") if decoded is not None else None
         if isinstance(head, dict) and (cut == end or all(key in head for key in _CLAIM_KEYS)):
             return head
     return None
+
+
+def _fragment(text: str) -> Optional[Dict[str, Any]]:
+    """A part of a TOML table decoded alone, or ``None`` when it does not decode (or nests too deep)."""
+    try:
+        data: Dict[str, Any] = tomllib.loads(text)
+        _check_depth(data, "")
+    except (tomllib.TOMLDecodeError, RecursionError, ValueError, TableError):
+        return None
+    return data
 
 
 def _after_claims(text: str, start: int, end: int) -> Optional[int]:
